@@ -1,0 +1,38 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DB ?= $(CURDIR)/findings.db
+PORT ?= 8501
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo seed test bench clean
+
+# torch is installed first and pinned: the project's range admits 2.13.0, so pip keeps it (a CPU build).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+seed: install
+	FINDINGS_DB=$(DB) $(BIN)/findings init
+	FINDINGS_DB=$(DB) $(BIN)/findings seed
+	FINDINGS_DB=$(DB) $(BIN)/findings stats
+
+demo: seed
+	FINDINGS_DB=$(DB) $(BIN)/findings app --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) findings.db findings.db-wal findings.db-shm

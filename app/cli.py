@@ -1,0 +1,402 @@
+"""The ``findings`` command line. Thin: every command calls :mod:`graph` (or :mod:`engine`).
+
+Heavy libraries (SQLAlchemy, torch, sentence-transformers) are imported inside the commands that need
+them, so ``findings --help`` and the query commands start fast. Errors a user can fix print one line
+on stderr and exit with status 1; nothing is written when a command fails.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(
+    name="findings", help="Explore and extend a knowledge graph of interpretability findings.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None,
+)
+add_app = typer.Typer(help="Add a paper, claim or finding.", no_args_is_help=True)
+app.add_typer(add_app, name="add")
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def handles_errors(fn):
+    """Turn the errors a user can act on into one line on stderr and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except ValueError as exc:
+            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        except Exception as exc:  # database errors and the like: still one line, never a traceback
+            if type(exc).__module__.startswith("sqlalchemy"):
+                orig = getattr(exc, "orig", None)
+                fail(f"database: {str(orig or exc).splitlines()[0]}")
+            raise
+
+    return wrapper
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def graph_of(ctx: typer.Context):
+    from graph.api import Graph
+
+    obj = ctx.find_root().obj or {}
+    if obj.get("graph") is None:
+        obj["graph"] = Graph(obj.get("db"))
+        ctx.find_root().obj = obj
+    return obj["graph"]
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Optional[str] = typer.Option(None, "--db", help="Database: SQLAlchemy URL or SQLite file path "
+                                     "(default: $FINDINGS_DB, else ~/.local/share/findings/findings.db)."),
+) -> None:
+    ctx.obj = {"db": db}
+
+
+# ---- store ---------------------------------------------------------------------------------------
+@app.command()
+@handles_errors
+def init(ctx: typer.Context) -> None:
+    """Create the database or upgrade it to the current schema."""
+    from db.engine import current_revision
+
+    g = graph_of(ctx)
+    typer.echo(f"database ready at {g.store.url} (schema revision {current_revision(g.store.engine)})")
+
+
+@app.command()
+@handles_errors
+def seed(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable report.")) -> None:
+    """Load the curated seed graph and the four seed documents (loading twice adds nothing)."""
+    from seeds import load_seeds
+
+    report = load_seeds(graph_of(ctx))
+    _print_report(report, as_json)
+
+
+@app.command()
+@handles_errors
+def ingest(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Documents to ingest."),
+    fmt: str = typer.Option("auto", "--format", help="auto|finding-page|paper-card|paper-page|abstract-dump"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Ingest documents (finding pages, reproducibility cards, paper pages, abstract dumps)."""
+    from graph.parsers import FORMATS
+
+    if fmt != "auto" and fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected auto or one of: {', '.join(FORMATS)}")
+    _print_report(graph_of(ctx).ingest_paths(list(paths), fmt), as_json)
+
+
+def _print_report(report, as_json: bool) -> None:
+    if as_json:
+        emit_json(report.to_json())
+        return
+    typer.echo(f"{len(report.files)} document(s): {report.nodes_added} nodes added, "
+               f"{report.nodes_updated} updated, {report.edges_added} edges added")
+    for w in report.warnings:
+        typer.echo(f"warning: {w}", err=True)
+
+
+# ---- reading -------------------------------------------------------------------------------------
+@app.command()
+@handles_errors
+def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
+         as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a node: its fields, measurements and edges."""
+    data = graph_of(ctx).show(node_id)
+    if as_json:
+        emit_json(data)
+        return
+    typer.echo(f"[{data['kind']} · {data['status']}] {data['title']}")
+    typer.echo(f"id: {data['id']}")
+    if data["description"]:
+        typer.echo(f"\n{data['description']}")
+    if data["attrs"]:
+        typer.echo("\nattributes:")
+        for k, v in data["attrs"].items():
+            typer.echo(f"  {k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}")
+    if data["measurements"]:
+        typer.echo("\nmeasurements:")
+        for m in data["measurements"]:
+            err = f" ± {m['err']:g}" + (f" ({m['err_kind']})" if m["err_kind"] else "") if m["err"] is not None else ""
+            extra = ", ".join(f"{k}={m[k]}" for k in ("split", "dataset", "method", "n") if m.get(k) is not None)
+            cond = f" {json.dumps(m['conditions'])}" if m["conditions"] else ""
+            typer.echo(f"  {m['metric']} = {m['value']:g}{err}" + (f"  [{extra}]" if extra else "") + cond)
+    if data["edges"]:
+        typer.echo("\nedges:")
+        for e in data["edges"]:
+            arrow = "→" if e["direction"] == "out" else "←"
+            score = f" (score {e['attrs']['score']})" if "score" in e.get("attrs", {}) else ""
+            typer.echo(f"  {arrow} {e['type']}: [{e['node']['kind']}] {e['node']['title']}  ({e['node']['id']}){score}")
+
+
+@app.command()
+@handles_errors
+def neighbors(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
+              as_json: bool = typer.Option(False, "--json")) -> None:
+    """Neighbourhood grouped by edge type, ranked by edge count."""
+    groups = graph_of(ctx).neighbourhood(node_id)
+    data = [{"type": g.edge_type, "direction": g.direction, "count": g.count,
+             "neighbours": [{"id": n.id, "kind": n.kind, "title": n.title, "edges": c} for n, c, _ in g.neighbours]}
+            for g in groups]
+    if as_json:
+        emit_json(data)
+        return
+    for g in data:
+        typer.echo(f"{g['type']} ({g['direction']}, {g['count']})")
+        for n in g["neighbours"]:
+            typer.echo(f"  - [{n['kind']}] {n['title']}  ({n['id']}; {n['edges']} edge{'s' if n['edges'] > 1 else ''})")
+
+
+@app.command()
+@handles_errors
+def search(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., metavar="TEXT"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only nodes of this kind."),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Keyword search over titles and descriptions."""
+    if kind is not None:
+        from graph.vocabulary import check_kind
+
+        check_kind(kind)
+    hits = graph_of(ctx).search(text, kind=kind, limit=limit)
+    data = [{"id": n.id, "kind": n.kind, "title": n.title, "score": round(s, 4)} for n, s in hits]
+    if as_json:
+        emit_json(data)
+        return
+    if not data:
+        typer.echo("no matches", err=True)
+    for d in data:
+        typer.echo(f"{d['score']:8.3f}  [{d['kind']}] {d['title']}  ({d['id']})")
+
+
+@app.command()
+@handles_errors
+def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Node counts by kind and edge counts by type."""
+    data = graph_of(ctx).stats()
+    if as_json:
+        emit_json(data)
+        return
+    typer.echo(f"nodes: {sum(data['nodes'].values())}")
+    for k, v in data["nodes"].items():
+        typer.echo(f"  {k:<12} {v}")
+    typer.echo(f"edges: {sum(data['edges'].values())}")
+    for k, v in data["edges"].items():
+        typer.echo(f"  {k:<20} {v}")
+
+
+@app.command("runs")
+@handles_errors
+def runs_cmd(
+    ctx: typer.Context,
+    status: Optional[str] = typer.Option(None, "--status", help="running|finished|failed"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Experiment runs, newest first, with status, duration and number of findings."""
+    rows = []
+    for run in graph_of(ctx).nodes(kind="run"):
+        a = run.attrs
+        if status and a.get("status") != status:
+            continue
+        rows.append({"id": run.id, "title": run.title, "status": a.get("status"), "started_at": a.get("started_at"),
+                     "ended_at": a.get("ended_at"), "duration_s": a.get("duration_s"),
+                     "findings": a.get("findings", 0), "config": a.get("config", {}), "error": a.get("error")})
+    rows.sort(key=lambda r: r["started_at"] or "", reverse=True)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        typer.echo("no runs", err=True)
+    for r in rows:
+        dur = f"{r['duration_s']:.0f}s" if r["duration_s"] is not None else "-"
+        typer.echo(f"{r['status'] or '?':<9} {dur:>7}  {r['findings']:>3} findings  {r['id']}")
+
+
+# ---- writing -------------------------------------------------------------------------------------
+def _load_file(path: Path) -> Any:
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    text = path.read_text(encoding="utf-8", errors="strict")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception as exc:  # yaml and json raise many kinds of errors
+        raise ValueError(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'} "
+                         f"({str(exc).splitlines()[0]})") from None
+
+
+def _add(ctx: typer.Context, kind: str, title: Optional[str], description: str, from_file: Optional[Path],
+         paper: Optional[str], extra: dict[str, Any], authors: list[str] | None = None) -> None:
+    from graph.writes import add_with_links
+
+    data: dict[str, Any] = _load_file(from_file) if from_file else {}
+    if not isinstance(data, dict):
+        raise ValueError("the file must hold one mapping of node fields")
+    data = {"kind": kind, **data}
+    if title is not None:
+        data["title"] = title
+    if description:
+        data["description"] = description
+    paper = data.pop("paper", None) or paper
+    authors = list(data.pop("authors", None) or []) + list(authors or [])
+    for k, v in extra.items():
+        if v is not None:
+            data.setdefault(k, v)
+    if "title" not in data:
+        raise ValueError("a title is required (--title or in --from-file)")
+    typer.echo(add_with_links(graph_of(ctx), data, paper=paper, authors=authors))
+
+
+@add_app.command("paper")
+@handles_errors
+def add_paper(
+    ctx: typer.Context,
+    title: Optional[str] = typer.Option(None, "--title"),
+    description: str = typer.Option("", "--description", help="Abstract."),
+    author: list[str] = typer.Option([], "--author", help="An author (repeat for several)."),
+    year: Optional[int] = typer.Option(None, "--year"),
+    from_file: Optional[Path] = typer.Option(None, "--from-file", help="YAML or JSON with the node's fields."),
+) -> None:
+    """Add a paper (with its authors); prints the new id."""
+    _add(ctx, "paper", title, description, from_file, None, {"attrs": {"year": year} if year else None}, author)
+
+
+@add_app.command("claim")
+@handles_errors
+def add_claim(
+    ctx: typer.Context,
+    title: Optional[str] = typer.Option(None, "--title"),
+    description: str = typer.Option("", "--description"),
+    paper: Optional[str] = typer.Option(None, "--paper", help="Id of the paper it was stated in."),
+    from_file: Optional[Path] = typer.Option(None, "--from-file"),
+) -> None:
+    """Add a claim; prints the new id."""
+    _add(ctx, "claim", title, description, from_file, paper, {})
+
+
+@add_app.command("finding")
+@handles_errors
+def add_finding(
+    ctx: typer.Context,
+    title: Optional[str] = typer.Option(None, "--title"),
+    description: str = typer.Option("", "--description"),
+    paper: Optional[str] = typer.Option(None, "--paper", help="Id of the paper it was extracted from."),
+    metric: Optional[str] = typer.Option(None, "--metric"),
+    value: Optional[float] = typer.Option(None, "--value"),
+    err: Optional[float] = typer.Option(None, "--err"),
+    err_kind: Optional[str] = typer.Option(None, "--err-kind", help="std|sem|ci95"),
+    n: Optional[int] = typer.Option(None, "--n"),
+    split: Optional[str] = typer.Option(None, "--split"),
+    dataset: Optional[str] = typer.Option(None, "--dataset"),
+    method: Optional[str] = typer.Option(None, "--method"),
+    from_file: Optional[Path] = typer.Option(None, "--from-file"),
+) -> None:
+    """Add a finding, with a measurement when --metric and --value are given; prints the new id."""
+    measurement = None
+    if metric is not None or value is not None:
+        if metric is None or value is None:
+            raise ValueError("--metric and --value go together")
+        measurement = [{k: v for k, v in dict(metric=metric, value=value, err=err, err_kind=err_kind, n=n,
+                                                split=split, dataset=dataset, method=method).items()
+                        if v is not None}]
+    elif any(v is not None for v in (err, err_kind, n, split, dataset, method)):
+        raise ValueError("measurement fields need --metric and --value")
+    _add(ctx, "finding", title, description, from_file, paper, {"measurements": measurement})
+
+
+@app.command()
+@handles_errors
+def link(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., metavar="SRC"),
+    edge_type: str = typer.Argument(..., metavar="TYPE"),
+    target: str = typer.Argument(..., metavar="DST"),
+    attr: list[str] = typer.Option([], "--attr", help="key=value attribute of the edge (repeatable)."),
+) -> None:
+    """Add a typed edge SRC --TYPE--> DST (checked against the vocabulary)."""
+    attrs: dict[str, Any] = {}
+    for item in attr:
+        if "=" not in item:
+            raise ValueError(f"--attr needs key=value, not {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            attrs[k] = json.loads(v)
+        except json.JSONDecodeError:
+            attrs[k] = v
+    new = graph_of(ctx).link(source, edge_type, target, attrs, {"user": "cli"})
+    typer.echo(f"{'added' if new else 'already present'}: {source} --{edge_type}--> {target}")
+
+
+@app.command("export")
+@handles_errors
+def export_cmd(
+    ctx: typer.Context,
+    fmt: str = typer.Option("json", "--format", help="json|graphml|csv (csv: a zip of nodes, edges, measurements)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout; csv needs it)."),
+) -> None:
+    """Export the whole graph."""
+    g = graph_of(ctx)
+    if fmt == "json":
+        payload: str | bytes = json.dumps(g.export_json(), indent=2, ensure_ascii=False, default=str)
+    elif fmt == "graphml":
+        payload = g.export_graphml()
+    elif fmt == "csv":
+        if output is None:
+            raise ValueError("--format csv writes a zip archive: give --output FILE.zip")
+        payload = g.export_csv_zip()
+    else:
+        raise ValueError(f"unknown format {fmt!r}; expected json, graphml or csv")
+    if output is None:
+        typer.echo(payload)
+    elif isinstance(payload, bytes):
+        output.write_bytes(payload)
+    else:
+        output.write_text(payload + "\n", encoding="utf-8")
+    if output is not None:
+        typer.echo(f"wrote {output}", err=True)
+
+
+@app.command("import")
+@handles_errors
+def import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., metavar="FILE")) -> None:
+    """Import a JSON export (all or nothing; ids must not exist yet)."""
+    nodes, edges = graph_of(ctx).import_json(_load_file(path))
+    typer.echo(f"imported {nodes} nodes and {edges} edges")
+
+
+# ---- command groups that live in app/commands (each imports its heavy libraries lazily) --------
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Where the database is, how to connect to it, and how to bring its schema to the current revision.
+
+The database comes from ``--db`` or ``FINDINGS_DB``: an SQLAlchemy URL (``postgresql+psycopg://…``,
+``sqlite:///path``) or a plain file path, which means SQLite. SQLite runs with foreign keys on, WAL
+journaling and a busy timeout, so readers never block the writer and a second writer waits instead of
+failing at once.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Engine, make_url
+
+HEAD_REVISION = "0003"  # tests check that this is Alembic's head
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_db_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "findings" / "findings.db"
+
+
+def resolve_url(db: str | None = None) -> str:
+    """Turn ``--db`` / ``FINDINGS_DB`` / the default into an SQLAlchemy URL."""
+    value = db or os.environ.get("FINDINGS_DB") or str(default_db_path())
+    if "://" in value:
+        try:
+            make_url(value)
+        except Exception as exc:  # sqlalchemy raises ArgumentError with a long message
+            raise ValueError(f"not a database URL: {value!r}") from exc
+        return value
+    path = Path(value).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.close()
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+        # pysqlite's own transaction handling defers BEGIN; take the write lock up front instead so
+        # that concurrent writers queue on the busy timeout rather than failing on upgrade.
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_begin(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` (Alembic is imported only here: it is slow to import)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Migrate when the database is behind head; a no-op (one small query) when it is current."""
+    if current_revision(engine) != HEAD_REVISION:
+        migrate(engine)

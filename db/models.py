@@ -1,0 +1,104 @@
+"""SQLAlchemy models: the only place that knows the shape of the tables."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Node(Base):
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    # lower-cased, whitespace-collapsed title: how ingest recognises a node it already has
+    title_norm: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    attrs: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    # provenance: {"document": ..., "span": ...} | {"run": run_id} | {"user": name}
+    source: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_nodes_kind_title_norm", "kind", "title_norm"),
+        Index("ix_nodes_status", "status"),
+    )
+
+
+class Edge(Base):
+    __tablename__ = "edges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="RESTRICT"), nullable=False)
+    target_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="RESTRICT"), nullable=False)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    attrs: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    source: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("source_id", "type", "target_id", name="uq_edges_source_type_target"),
+        Index("ix_edges_target", "target_id", "type"),
+        Index("ix_edges_type", "type"),
+    )
+
+
+class Measurement(Base):
+    __tablename__ = "measurements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False, index=True)
+    metric: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    value: Mapped[float] = mapped_column(Float, nullable=False)
+    err: Mapped[float | None] = mapped_column(Float, nullable=True)
+    err_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    n: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    split: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dataset: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    method: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    conditions: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    higher_is_better: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class Embedding(Base):
+    __tablename__ = "embeddings"
+
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    dim: Mapped[int] = mapped_column(Integer, nullable=False)
+    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # float32, little-endian, L2-normalised
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class CurationDecision(Base):
+    """A curator's decision about a similarity candidate pair; dismissed pairs do not come back."""
+
+    __tablename__ = "curation_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node_a: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False)
+    node_b: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)  # accepted|merged|unmerged|dismissed
+    edge_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_curation_pair", "node_a", "node_b"),)

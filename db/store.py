@@ -1,0 +1,442 @@
+"""The store: every SQL statement of the project lives here, behind methods named in domain words.
+
+``Store.transaction()`` yields a :class:`Tx`; everything done through one ``Tx`` commits together or
+not at all. Values come back as :mod:`graph.records` dataclasses, never as ORM objects.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from db import models as m
+from db.engine import ensure_schema, get_engine, resolve_url
+from graph import records as r
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _node(row: m.Node) -> r.Node:
+    return r.Node(
+        id=row.id, kind=row.kind, title=row.title, description=row.description, status=row.status,
+        attrs=dict(row.attrs or {}), source=dict(row.source or {}),
+        created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+def _edge(row: m.Edge) -> r.Edge:
+    return r.Edge(id=row.id, source_id=row.source_id, type=row.type, target_id=row.target_id,
+                  attrs=dict(row.attrs or {}), source=dict(row.source or {}))
+
+
+def _measurement(row: m.Measurement) -> r.Measurement:
+    return r.Measurement(
+        metric=row.metric, value=row.value, err=row.err, err_kind=row.err_kind, n=row.n, split=row.split,
+        dataset=row.dataset, method=row.method, conditions=dict(row.conditions or {}),
+        higher_is_better=row.higher_is_better,
+    )
+
+
+class Tx:
+    """One transaction's worth of store operations."""
+
+    def __init__(self, session: Session):
+        self.s = session
+
+    @property
+    def dialect(self) -> str:
+        return self.s.get_bind().dialect.name
+
+    # ---- nodes -------------------------------------------------------------------------------
+    def get_node(self, node_id: str) -> r.Node | None:
+        row = self.s.get(m.Node, node_id)
+        return _node(row) if row is not None else None
+
+    def get_nodes(self, ids: Iterable[str]) -> dict[str, r.Node]:
+        ids = list(set(ids))
+        out: dict[str, r.Node] = {}
+        for i in range(0, len(ids), 500):
+            for row in self.s.scalars(select(m.Node).where(m.Node.id.in_(ids[i:i + 500]))):
+                out[row.id] = _node(row)
+        return out
+
+    def node_ids_with_prefix(self, prefix: str) -> set[str]:
+        like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return set(self.s.scalars(select(m.Node.id).where(m.Node.id.like(like, escape="\\"))))
+
+    def node_exists(self, node_id: str) -> bool:
+        return self.s.scalar(select(m.Node.id).where(m.Node.id == node_id)) is not None
+
+    def find_nodes_by_title(self, kind: str, title_norm: str) -> list[r.Node]:
+        rows = self.s.scalars(
+            select(m.Node).where(m.Node.kind == kind, m.Node.title_norm == title_norm).order_by(m.Node.created_at)
+        )
+        return [_node(x) for x in rows]
+
+    def insert_node(self, node: r.Node, title_norm: str) -> None:
+        self.s.add(m.Node(
+            id=node.id, kind=node.kind, title=node.title, title_norm=title_norm, description=node.description,
+            status=node.status, attrs=node.attrs, source=node.source,
+            **({"created_at": node.created_at} if node.created_at else {}),
+            **({"updated_at": node.updated_at} if node.updated_at else {}),
+        ))
+        self.s.flush()
+
+    def update_node(self, node_id: str, **fields: Any) -> None:
+        fields.setdefault("updated_at", m.utcnow())
+        self.s.execute(update(m.Node).where(m.Node.id == node_id).values(**fields))
+
+    def list_nodes(self, kind: str | None = None, status: str | None = None, limit: int | None = None,
+                   offset: int = 0) -> list[r.Node]:
+        q = select(m.Node)
+        if kind:
+            q = q.where(m.Node.kind == kind)
+        if status:
+            q = q.where(m.Node.status == status)
+        q = q.order_by(m.Node.kind, m.Node.id).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        return [_node(x) for x in self.s.scalars(q)]
+
+    def count_nodes_by_kind(self) -> dict[str, int]:
+        return dict(self.s.execute(select(m.Node.kind, func.count()).group_by(m.Node.kind)).all())
+
+    # ---- edges -------------------------------------------------------------------------------
+    def find_edge(self, source_id: str, edge_type: str, target_id: str) -> r.Edge | None:
+        row = self.s.scalar(select(m.Edge).where(
+            m.Edge.source_id == source_id, m.Edge.type == edge_type, m.Edge.target_id == target_id))
+        return _edge(row) if row is not None else None
+
+    def insert_edge(self, source_id: str, edge_type: str, target_id: str, attrs: dict | None = None,
+                    source: dict | None = None) -> r.Edge:
+        row = m.Edge(source_id=source_id, type=edge_type, target_id=target_id, attrs=attrs or {},
+                     source=source or {})
+        self.s.add(row)
+        self.s.flush()
+        return _edge(row)
+
+    def update_edge_attrs(self, edge_id: int, attrs: dict) -> None:
+        self.s.execute(update(m.Edge).where(m.Edge.id == edge_id).values(attrs=attrs))
+
+    def delete_edge(self, edge_id: int) -> None:
+        self.s.execute(delete(m.Edge).where(m.Edge.id == edge_id))
+
+    def edges_of(self, node_id: str) -> list[r.EdgeView]:
+        """Every edge touching ``node_id``, each with the node at its other end."""
+        rows = list(self.s.scalars(
+            select(m.Edge).where(or_(m.Edge.source_id == node_id, m.Edge.target_id == node_id)).order_by(m.Edge.id)
+        ))
+        others = self.get_nodes(
+            [x.target_id if x.source_id == node_id else x.source_id for x in rows]
+        )
+        out = []
+        for x in rows:
+            if x.source_id == node_id:
+                out.append(r.EdgeView(_edge(x), "out", others[x.target_id]))
+            if x.target_id == node_id:  # a self-loop shows from both ends
+                out.append(r.EdgeView(_edge(x), "in", others[x.source_id]))
+        return out
+
+    def neighbour_ids(self, node_ids: Iterable[str]) -> set[str]:
+        ids = list(set(node_ids))
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out.update(self.s.scalars(select(m.Edge.target_id).where(m.Edge.source_id.in_(chunk))))
+            out.update(self.s.scalars(select(m.Edge.source_id).where(m.Edge.target_id.in_(chunk))))
+        return out
+
+    def edges_among(self, node_ids: Iterable[str]) -> list[r.Edge]:
+        ids = list(set(node_ids))
+        rows = self.s.scalars(select(m.Edge).where(m.Edge.source_id.in_(ids), m.Edge.target_id.in_(ids)))
+        return [_edge(x) for x in rows]
+
+    def linked_pairs(self, node_id: str) -> set[str]:
+        """Ids of nodes that share any typed edge with ``node_id``."""
+        return self.neighbour_ids([node_id])
+
+    def list_edges(self, edge_type: str | None = None) -> list[r.Edge]:
+        q = select(m.Edge).order_by(m.Edge.id)
+        if edge_type:
+            q = q.where(m.Edge.type == edge_type)
+        return [_edge(x) for x in self.s.scalars(q)]
+
+    def count_edges_by_type(self) -> dict[str, int]:
+        return dict(self.s.execute(select(m.Edge.type, func.count()).group_by(m.Edge.type)).all())
+
+    # ---- measurements ------------------------------------------------------------------------
+    def add_measurement(self, node_id: str, meas: r.Measurement) -> None:
+        self.s.add(m.Measurement(node_id=node_id, **meas.to_dict()))
+
+    def measurements_of(self, node_id: str) -> list[r.Measurement]:
+        rows = self.s.scalars(select(m.Measurement).where(m.Measurement.node_id == node_id).order_by(m.Measurement.id))
+        return [_measurement(x) for x in rows]
+
+    def measurements_for(self, node_ids: Iterable[str] | None = None) -> dict[str, list[r.Measurement]]:
+        q = select(m.Measurement).order_by(m.Measurement.id)
+        if node_ids is not None:
+            q = q.where(m.Measurement.node_id.in_(list(node_ids)))
+        out: dict[str, list[r.Measurement]] = {}
+        for x in self.s.scalars(q):
+            out.setdefault(x.node_id, []).append(_measurement(x))
+        return out
+
+    def find_measured_nodes(self, metric: str, kind: str | None = None) -> list[tuple[r.Node, r.Measurement]]:
+        q = select(m.Node, m.Measurement).join(m.Measurement, m.Measurement.node_id == m.Node.id).where(
+            m.Measurement.metric == metric, m.Node.status == "active")
+        if kind:
+            q = q.where(m.Node.kind == kind)
+        return [(_node(n), _measurement(x)) for n, x in self.s.execute(q.order_by(m.Node.id)).all()]
+
+    # ---- keyword search ----------------------------------------------------------------------
+    def keyword_search(self, query: str, kind: str | None = None, limit: int = 20,
+                       status: str | None = None) -> list[tuple[r.Node, float]]:
+        words = _WORD.findall(query.lower())
+        if not words:
+            return []
+        for joiner in (" AND ", " OR "):  # all words first; any word if that finds nothing
+            hits = (self._search_sqlite if self.dialect == "sqlite" else self._search_pg)(
+                words, joiner, kind, limit, status)
+            if hits:
+                return hits
+        return []
+
+    def _search_sqlite(self, words, joiner, kind, limit, status):
+        match = joiner.join('"' + w.replace('"', '""') + '"' for w in words)
+        sql = ("SELECT n.id, -bm25(nodes_fts, 5.0, 1.0) AS score FROM nodes_fts "
+               "JOIN nodes n ON n.rowid = nodes_fts.rowid WHERE nodes_fts MATCH :match")
+        params: dict[str, Any] = {"match": match, "limit": limit}
+        if kind:
+            sql += " AND n.kind = :kind"
+            params["kind"] = kind
+        if status:
+            sql += " AND n.status = :status"
+            params["status"] = status
+        sql += " ORDER BY score DESC, n.id LIMIT :limit"
+        rows = self.s.execute(text(sql), params).all()
+        nodes = self.get_nodes([x[0] for x in rows])
+        return [(nodes[i], float(s)) for i, s in rows]
+
+    def _search_pg(self, words, joiner, kind, limit, status):
+        op = " & " if joiner.strip() == "AND" else " | "
+        tsq = op.join(words)
+        vec = ("setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+               "setweight(to_tsvector('english', coalesce(description, '')), 'B')")
+        sql = (f"SELECT id, ts_rank({vec}, to_tsquery('english', :q)) AS score FROM nodes "
+               f"WHERE ({vec}) @@ to_tsquery('english', :q)")
+        params: dict[str, Any] = {"q": tsq, "limit": limit}
+        if kind:
+            sql += " AND kind = :kind"
+            params["kind"] = kind
+        if status:
+            sql += " AND status = :status"
+            params["status"] = status
+        sql += " ORDER BY score DESC, id LIMIT :limit"
+        rows = self.s.execute(text(sql), params).all()
+        nodes = self.get_nodes([x[0] for x in rows])
+        return [(nodes[i], float(s)) for i, s in rows]
+
+    # ---- embeddings and curation (used by graph.similarity) -----------------------------------
+    def embedding_hashes(self, model: str) -> dict[str, str]:
+        rows = self.s.execute(select(m.Embedding.node_id, m.Embedding.text_hash).where(m.Embedding.model == model))
+        return dict(rows.all())
+
+    def upsert_embedding(self, node_id: str, model: str, text_hash: str, vector: bytes, dim: int) -> None:
+        row = self.s.get(m.Embedding, (node_id, model))
+        if row is None:
+            self.s.add(m.Embedding(node_id=node_id, model=model, text_hash=text_hash, vector=vector, dim=dim))
+        else:
+            row.text_hash, row.vector, row.dim, row.created_at = text_hash, vector, dim, m.utcnow()
+
+    def embeddings(self, model: str, node_ids: Iterable[str] | None = None) -> list[tuple[str, bytes, str]]:
+        q = select(m.Embedding.node_id, m.Embedding.vector, m.Embedding.text_hash).where(m.Embedding.model == model)
+        if node_ids is not None:
+            q = q.where(m.Embedding.node_id.in_(list(node_ids)))
+        return [tuple(x) for x in self.s.execute(q.order_by(m.Embedding.node_id)).all()]
+
+    def embedding_rows(self) -> list[dict]:
+        rows = self.s.scalars(select(m.Embedding).order_by(m.Embedding.node_id, m.Embedding.model))
+        return [{"node_id": x.node_id, "model": x.model, "text_hash": x.text_hash, "dim": x.dim,
+                 "vector": x.vector} for x in rows]
+
+    def add_decision(self, node_a: str, node_b: str, decision: str, actor: str, edge_type: str | None = None,
+                     score: float | None = None, details: dict | None = None) -> int:
+        row = m.CurationDecision(node_a=node_a, node_b=node_b, decision=decision, actor=actor, edge_type=edge_type,
+                                 score=score, details=details or {})
+        self.s.add(row)
+        self.s.flush()
+        return row.id
+
+    def decisions(self, node_id: str | None = None, decision: str | None = None) -> list[dict]:
+        q = select(m.CurationDecision).order_by(m.CurationDecision.id)
+        if node_id:
+            q = q.where(or_(m.CurationDecision.node_a == node_id, m.CurationDecision.node_b == node_id))
+        if decision:
+            q = q.where(m.CurationDecision.decision == decision)
+        return [{"id": x.id, "node_a": x.node_a, "node_b": x.node_b, "decision": x.decision,
+                 "edge_type": x.edge_type, "score": x.score, "actor": x.actor, "details": dict(x.details or {}),
+                 "created_at": x.created_at} for x in self.s.scalars(q)]
+
+    def pair_decided(self, a: str, b: str) -> bool:
+        q = select(m.CurationDecision.id).where(
+            m.CurationDecision.decision.in_(("dismissed", "accepted", "merged")),
+            or_(and_(m.CurationDecision.node_a == a, m.CurationDecision.node_b == b),
+                and_(m.CurationDecision.node_a == b, m.CurationDecision.node_b == a)))
+        return self.s.scalar(q.limit(1)) is not None
+
+    # ---- app queries (the Streamlit explorer's reads; each bounded by a limit or by given ids) --------
+    def _measured_node_filter(self, q, metric=None, method=None, dataset=None, paper_id=None, run_id=None):
+        if metric:
+            q = q.where(m.Measurement.metric == metric)
+        if method:
+            q = q.where(m.Measurement.method == method)
+        if dataset:
+            q = q.where(m.Measurement.dataset == dataset)
+        for etype, target in (("extracted_from", paper_id), ("produced_by", run_id)):
+            if target:
+                q = q.where(m.Measurement.node_id.in_(
+                    select(m.Edge.source_id).where(m.Edge.type == etype, m.Edge.target_id == target)))
+        return q
+
+    def measurement_rows(self, metric: str | None = None, method: str | None = None, dataset: str | None = None,
+                         paper_id: str | None = None, run_id: str | None = None,
+                         limit: int = 5000) -> list[tuple[r.Node, r.Measurement]]:
+        """Measurements with their nodes, filtered by metric/method/dataset and by paper or run edges."""
+        q = select(m.Node, m.Measurement).join(m.Measurement, m.Measurement.node_id == m.Node.id)
+        q = self._measured_node_filter(q, metric, method, dataset, paper_id, run_id)
+        q = q.order_by(m.Node.id, m.Measurement.id).limit(limit)
+        return [(_node(n), _measurement(x)) for n, x in self.s.execute(q).all()]
+
+    def measurement_values(self) -> dict[str, list[str]]:
+        """Distinct metric, method and dataset names among measurements."""
+        out = {}
+        for name, col in (("metric", m.Measurement.metric), ("method", m.Measurement.method),
+                          ("dataset", m.Measurement.dataset)):
+            out[name] = [v for v in self.s.scalars(select(col).distinct().order_by(col)) if v]
+        return out
+
+    def edge_targets(self, edge_type: str, measured_only: bool = False, limit: int = 1000) -> list[r.Node]:
+        """Nodes at the target end of some ``edge_type`` edge (papers with findings, runs with results),
+        only those whose source is a measured node when ``measured_only``."""
+        ids = select(m.Edge.target_id).where(m.Edge.type == edge_type)
+        if measured_only:
+            ids = ids.where(m.Edge.source_id.in_(select(m.Measurement.node_id)))
+        rows = self.s.scalars(select(m.Node).where(m.Node.id.in_(ids)).order_by(m.Node.title).limit(limit))
+        return [_node(x) for x in rows]
+
+    def edge_ends(self, node_ids: Iterable[str], edge_type: str,
+                  direction: str = "out") -> dict[str, list[tuple[r.Node, dict]]]:
+        """For each given node, the nodes at the other end of its ``edge_type`` edges, with edge attrs."""
+        ids = list(set(node_ids))
+        here, there = ((m.Edge.source_id, m.Edge.target_id) if direction == "out"
+                       else (m.Edge.target_id, m.Edge.source_id))
+        pairs: list[tuple[str, str, dict]] = []
+        for i in range(0, len(ids), 500):
+            q = select(here, there, m.Edge.attrs).where(m.Edge.type == edge_type, here.in_(ids[i:i + 500]))
+            pairs.extend((a, b, dict(attrs or {})) for a, b, attrs in self.s.execute(q.order_by(m.Edge.id)).all())
+        nodes = self.get_nodes(b for _, b, _ in pairs)
+        out: dict[str, list[tuple[r.Node, dict]]] = {}
+        for a, b, attrs in pairs:
+            out.setdefault(a, []).append((nodes[b], attrs))
+        return out
+
+    def filter_nodes(self, kind: str | None = None, status: str | None = None, metric: str | None = None,
+                     paper_id: str | None = None, ids: Iterable[str] | None = None,
+                     limit: int = 200) -> list[r.Node]:
+        """Nodes by kind/status, measured by ``metric``, extracted from ``paper_id``, optionally among ``ids``."""
+        q = select(m.Node)
+        if ids is not None:
+            q = q.where(m.Node.id.in_(list(ids)))
+        if kind:
+            q = q.where(m.Node.kind == kind)
+        if status:
+            q = q.where(m.Node.status == status)
+        if metric:
+            q = q.where(m.Node.id.in_(select(m.Measurement.node_id).where(m.Measurement.metric == metric)))
+        if paper_id:
+            q = q.where(m.Node.id.in_(select(m.Edge.source_id).where(
+                m.Edge.type == "extracted_from", m.Edge.target_id == paper_id)))
+        return [_node(x) for x in self.s.scalars(q.order_by(m.Node.kind, m.Node.title).limit(limit))]
+
+
+    # ---- similarity & curation ---------------------------------------------------------------
+    # Added for graph.similarity / graph.embeddings / graph.curation (issue 5).
+    def node_texts(self) -> list[tuple[str, str, str]]:
+        """(id, title, description) of every node: what embeddings are computed from."""
+        return [tuple(x) for x in self.s.execute(
+            select(m.Node.id, m.Node.title, m.Node.description).order_by(m.Node.id)).all()]
+
+    def node_kinds(self, node_ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        """id -> (kind, status), for all nodes or the given ones."""
+        q = select(m.Node.id, m.Node.kind, m.Node.status)
+        if node_ids is None:
+            return {i: (k, st) for i, k, st in self.s.execute(q).all()}
+        ids = list(set(node_ids))
+        out: dict[str, tuple[str, str]] = {}
+        for i in range(0, len(ids), 500):
+            out.update({n: (k, st) for n, k, st in self.s.execute(q.where(m.Node.id.in_(ids[i:i + 500]))).all()})
+        return out
+
+    def embedding_stamp(self, model: str) -> tuple[int, Any]:
+        """(number of vectors, latest created_at) for a model: a cheap version of the stored vectors."""
+        count, latest = self.s.execute(
+            select(func.count(), func.max(m.Embedding.created_at)).where(m.Embedding.model == model)).one()
+        return int(count), latest
+
+    def embeddings_since(self, model: str, since: Any) -> list[tuple[str, bytes, str]]:
+        """Vectors of a model written at or after ``since`` (new or re-embedded nodes)."""
+        q = select(m.Embedding.node_id, m.Embedding.vector, m.Embedding.text_hash).where(
+            m.Embedding.model == model, m.Embedding.created_at >= since)
+        return [tuple(x) for x in self.s.execute(q.order_by(m.Embedding.node_id)).all()]
+
+    def edge_triples(self, node_id: str | None = None) -> list[tuple[int, str, str, str, dict]]:
+        """(edge id, source, type, target, attrs) of all edges, or of those touching ``node_id``."""
+        q = select(m.Edge.id, m.Edge.source_id, m.Edge.type, m.Edge.target_id, m.Edge.attrs)
+        if node_id is not None:
+            q = q.where(or_(m.Edge.source_id == node_id, m.Edge.target_id == node_id))
+        return [(i, a, t, b, dict(at or {})) for i, a, t, b, at in self.s.execute(q.order_by(m.Edge.id)).all()]
+
+    def get_edge(self, edge_id: int) -> r.Edge | None:
+        row = self.s.get(m.Edge, edge_id)
+        return _edge(row) if row is not None else None
+
+    def repoint_edge(self, edge_id: int, source_id: str, target_id: str) -> None:
+        """Move an edge to new endpoints, keeping its id, attrs and provenance."""
+        self.s.execute(update(m.Edge).where(m.Edge.id == edge_id).values(source_id=source_id, target_id=target_id))
+
+    def decided_pairs(self, node_id: str | None = None) -> set[tuple[str, str]]:
+        """Pairs (sorted) whose latest curation decision is accepted, dismissed or merged.
+
+        A later ``unmerged`` decision reopens a merged pair, so an undone merge leaves no trace in the
+        candidates.
+        """
+        q = select(m.CurationDecision.node_a, m.CurationDecision.node_b, m.CurationDecision.decision)
+        if node_id is not None:
+            q = q.where(or_(m.CurationDecision.node_a == node_id, m.CurationDecision.node_b == node_id))
+        latest: dict[tuple[str, str], str] = {}
+        for a, b, d in self.s.execute(q.order_by(m.CurationDecision.id)).all():
+            latest[(a, b) if a <= b else (b, a)] = d
+        return {p for p, d in latest.items() if d in ("accepted", "dismissed", "merged")}
+
+
+class Store:
+    def __init__(self, url: str | None = None, *, migrate: bool = True):
+        self.url = resolve_url(url)
+        self.engine: Engine = get_engine(self.url)
+        if migrate:
+            ensure_schema(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield Tx(session)
+
+    read = transaction
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,193 @@
+"""The graph's one API: what the CLI, the app and the engine call. Each write is one transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from db.store import Store
+from graph import core, exchange
+from graph.documents import ParsedDocument
+from graph.ingest import IngestReport, ingest_document, read_document
+from graph.records import Edge, Measurement, Node
+
+
+class Graph:
+    def __init__(self, db: str | None = None, *, store: Store | None = None):
+        self.store = store or Store(db)
+
+    # ---- writes ------------------------------------------------------------------------------
+    def add_node(self, data: dict[str, Any]) -> str:
+        with self.store.transaction() as tx:
+            return core.create_node(tx, data)
+
+    def link(self, source_id: str, edge_type: str, target_id: str, attrs: dict | None = None,
+             source: dict | None = None) -> bool:
+        """Add a typed edge; False when the same edge already exists."""
+        with self.store.transaction() as tx:
+            return core.add_edge(tx, source_id, edge_type, target_id, attrs, source)[1]
+
+    def ingest_texts(self, documents: list[tuple[str, str]], fmt: str = "auto") -> IngestReport:
+        """Ingest (text, source-name) pairs, all in one transaction."""
+        from graph.parsers import parse
+
+        return self.ingest_documents([parse(text, source, fmt) for text, source in documents])
+
+    def ingest_documents(self, documents: list[ParsedDocument]) -> IngestReport:
+        report = IngestReport()
+        with self.store.transaction() as tx:
+            for doc in documents:
+                ingest_document(tx, doc, report)
+        return report
+
+    def ingest_paths(self, paths: list[str | Path], fmt: str = "auto") -> IngestReport:
+        return self.ingest_texts([(read_document(p), Path(p).name) for p in paths], fmt)
+
+    def import_json(self, data: Any) -> tuple[int, int]:
+        with self.store.transaction() as tx:
+            return exchange.import_json(tx, data)
+
+    # ---- reads -------------------------------------------------------------------------------
+    def get(self, node_id: str) -> Node:
+        with self.store.read() as tx:
+            return core.require_node(tx, node_id)
+
+    def show(self, node_id: str) -> dict[str, Any]:
+        with self.store.read() as tx:
+            return core.show(tx, node_id)
+
+    def neighbourhood(self, node_id: str) -> list[core.NeighbourGroup]:
+        with self.store.read() as tx:
+            return core.neighbourhood(tx, node_id)
+
+    def search(self, text: str, kind: str | None = None, limit: int = 20,
+               status: str | None = None) -> list[tuple[Node, float]]:
+        with self.store.read() as tx:
+            return tx.keyword_search(text, kind=kind, limit=limit, status=status)
+
+    def nodes(self, kind: str | None = None, status: str | None = None, limit: int | None = None) -> list[Node]:
+        with self.store.read() as tx:
+            return tx.list_nodes(kind=kind, status=status, limit=limit)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        with self.store.read() as tx:
+            return {"nodes": dict(sorted(tx.count_nodes_by_kind().items())),
+                    "edges": dict(sorted(tx.count_edges_by_type().items()))}
+
+    def export_json(self) -> dict[str, Any]:
+        with self.store.read() as tx:
+            return exchange.export_json(tx)
+
+    def export_graphml(self) -> str:
+        with self.store.read() as tx:
+            return exchange.export_graphml(tx)
+
+    def export_csv_zip(self) -> bytes:
+        with self.store.read() as tx:
+            return exchange.export_csv_zip(tx)
+
+    # ---- app queries (what the Streamlit explorer reads; each bounded, none loads the whole graph) ------
+    def node_page(self, node_id: str) -> NodePage:
+        """Everything a node page shows, in one read: the node, its measurements, its neighbourhood
+        ranked by edge count, and its provenance (source papers with their authors, the runs)."""
+        with self.store.read() as tx:
+            node = core.require_node(tx, node_id)
+            groups = core.neighbourhood(tx, node_id)
+            papers = [(n, attrs) for g in groups if g.edge_type == "extracted_from" and g.direction == "out"
+                      for n, _, edge_attrs in g.neighbours for attrs in edge_attrs[:1]]
+            authors = tx.edge_ends([p.id for p, _ in papers], "authored_by") if papers else {}
+            return NodePage(
+                node=node,
+                measurements=tx.measurements_of(node_id),
+                groups=groups,
+                papers=[(p, attrs, [a for a, _ in sorted(authors.get(p.id, []),
+                                                         key=lambda t: t[1].get("position", 1_000_000))])
+                        for p, attrs in papers],
+                runs=[n for g in groups if g.edge_type == "produced_by" and g.direction == "out"
+                      for n, _, _ in g.neighbours],
+            )
+
+    def finding_rows(self, metric: str | None = None, method: str | None = None, dataset: str | None = None,
+                     paper: str | None = None, run: str | None = None, limit: int = 5000) -> list[FindingRow]:
+        """Measurements with their node, source papers and runs, filtered like the findings table."""
+        with self.store.read() as tx:
+            rows = tx.measurement_rows(metric, method, dataset, paper, run, limit)
+            ids = {n.id for n, _ in rows}
+            papers = tx.edge_ends(ids, "extracted_from") if ids else {}
+            runs = tx.edge_ends(ids, "produced_by") if ids else {}
+        return [FindingRow(n, meas, [p for p, _ in papers.get(n.id, [])], [x for x, _ in runs.get(n.id, [])])
+                for n, meas in rows]
+
+    def finding_filters(self) -> dict[str, list]:
+        """The values the findings table can be filtered by: metric, method, dataset names; papers and runs
+        (nodes) that have measured findings."""
+        with self.store.read() as tx:
+            out: dict[str, list] = dict(tx.measurement_values())
+            out["paper"] = tx.edge_targets("extracted_from", measured_only=True)
+            out["run"] = tx.edge_targets("produced_by", measured_only=True)
+        return out
+
+    def find_nodes(self, text: str = "", kind: str | None = None, status: str | None = None,
+                   metric: str | None = None, paper: str | None = None, limit: int = 50) -> list[tuple[Node, float]]:
+        """Keyword search (or, without text, a listing) narrowed by kind, status, metric and source paper."""
+        with self.store.read() as tx:
+            if not text.strip():
+                return [(n, 0.0) for n in tx.filter_nodes(kind, status, metric, paper, limit=limit)]
+            hits = tx.keyword_search(text, kind=kind, limit=limit * 5 if (metric or paper) else limit, status=status)
+        return self.narrow(hits, metric=metric, paper=paper)[:limit]
+
+    def narrow(self, hits: list[tuple[Node, float]], kind: str | None = None, status: str | None = None,
+               metric: str | None = None, paper: str | None = None) -> list[tuple[Node, float]]:
+        """Keep the (node, score) hits of a search that match kind, status, metric and source paper."""
+        hits = [(n, s) for n, s in hits if (not kind or n.kind == kind) and (not status or n.status == status)]
+        if hits and (metric or paper):
+            with self.store.read() as tx:
+                keep = {n.id for n in tx.filter_nodes(metric=metric, paper_id=paper, ids=[n.id for n, _ in hits],
+                                                      limit=len(hits))}
+            hits = [(n, s) for n, s in hits if n.id in keep]
+        return hits
+
+    def papers(self, limit: int = 1000) -> list[Node]:
+        """Papers that some claim or finding was extracted from (for filters)."""
+        with self.store.read() as tx:
+            return tx.edge_targets("extracted_from", limit=limit)
+
+    def get_many(self, ids: list[str]) -> dict[str, Node]:
+        with self.store.read() as tx:
+            return tx.get_nodes(ids)
+
+    def subgraph(self, node_id: str, hops: int = 2, max_nodes: int = 150) -> tuple[list[Node], list[Edge]]:
+        """The ``hops``-neighbourhood of a node, level by level, stopping at ``max_nodes`` nodes; with the
+        edges among them."""
+        with self.store.read() as tx:
+            core.require_node(tx, node_id)
+            seen: list[str] = [node_id]
+            frontier = [node_id]
+            for _ in range(max(0, hops)):
+                if not frontier or len(seen) >= max_nodes:
+                    break
+                new = sorted(tx.neighbour_ids(frontier) - set(seen))
+                new = new[:max_nodes - len(seen)]
+                seen.extend(new)
+                frontier = new
+            nodes = tx.get_nodes(seen)
+            edges = tx.edges_among(seen)
+        return [nodes[i] for i in seen if i in nodes], edges
+
+
+# ---- app queries: values ---------------------------------------------------------------------------
+@dataclass
+class NodePage:
+    node: Node
+    measurements: list[Measurement]
+    groups: list[core.NeighbourGroup]
+    papers: list[tuple[Node, dict[str, Any], list[Node]]]  # (paper, extracted_from attrs, authors in order)
+    runs: list[Node]
+
+
+@dataclass
+class FindingRow:
+    node: Node
+    measurement: Measurement
+    papers: list[Node] = field(default_factory=list)
+    runs: list[Node] = field(default_factory=list)

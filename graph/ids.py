@@ -1,0 +1,32 @@
+"""Node ids: a kind prefix and a slug of the title (``finding:for-small-cl-loss-weights-…``)."""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+MAX_SLUG = 160
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_SPACE = re.compile(r"\s+")
+
+
+def slugify(title: str) -> str:
+    text = "".join(c for c in unicodedata.normalize("NFKD", title) if not unicodedata.combining(c))
+    slug = _NON_ALNUM.sub("-", text.lower()).strip("-")
+    if len(slug) > MAX_SLUG:
+        slug = slug[:MAX_SLUG].rsplit("-", 1)[0]
+    return slug or "untitled"
+
+
+def normalize_title(title: str) -> str:
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", title)).strip().lower()
+
+
+def base_id(kind: str, title: str) -> str:
+    return f"{kind}:{slugify(title)}"
+
+
+def suffixed_id(base: str, salt: str, attempt: int) -> str:
+    """A short, deterministic suffix for a colliding id."""
+    digest = hashlib.sha1(f"{salt}\x00{attempt}".encode()).hexdigest()[:6]
+    return f"{base}-{digest}"

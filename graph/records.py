@@ -1,0 +1,71 @@
+"""In-memory values the store hands back: plain dataclasses, no SQL, no session attached."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Measurement:
+    metric: str
+    value: float
+    err: float | None = None
+    err_kind: str | None = None
+    n: int | None = None
+    split: str | None = None
+    dataset: str | None = None
+    method: str | None = None
+    conditions: dict[str, Any] = field(default_factory=dict)
+    higher_is_better: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def display(self) -> str:
+        if self.err is None:
+            return f"{self.value:g}"
+        return f"{self.value:g}±{self.err:g}"
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str
+    title: str
+    description: str = ""
+    status: str = "active"
+    attrs: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def brief(self) -> dict[str, str]:
+        return {"id": self.id, "kind": self.kind, "title": self.title}
+
+
+@dataclass
+class Edge:
+    id: int
+    source_id: str
+    type: str
+    target_id: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EdgeView:
+    """An edge seen from one of its ends."""
+
+    edge: Edge
+    direction: str  # "out" | "in"
+    node: Node  # the other end
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.edge.type,
+            "direction": self.direction,
+            "node": self.node.brief(),
+            "attrs": self.edge.attrs,
+        }

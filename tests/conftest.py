@@ -1,0 +1,55 @@
+"""Shared fixtures: every test gets its own database under tmp_path, pointed to by FINDINGS_DB."""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_FINDING = ("finding:for-small-cl-loss-weights-epsilon-iia-is-maintained-potentially-improved-"
+                "while-emd-decreases-in-boundless-das-on-a-7b-llm")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_db(tmp_path, monkeypatch):
+    monkeypatch.setenv("FINDINGS_DB", str(tmp_path / "findings.db"))
+    random.seed(0)
+    yield
+
+
+@pytest.fixture(scope="session")
+def _seeded_template(tmp_path_factory) -> Path:
+    """One seeded SQLite file per test session; tests get copies of it."""
+    from graph.api import Graph
+    from seeds import load_seeds
+
+    path = tmp_path_factory.mktemp("seeded") / "seeded.db"
+    g = Graph(str(path))
+    load_seeds(g)
+    g.store.dispose()
+    with sqlite3.connect(path) as conn:  # fold the WAL into the main file before copying it
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def seeded_db(_seeded_template, tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "findings.db"
+    shutil.copy(_seeded_template, path)
+    monkeypatch.setenv("FINDINGS_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def seeded_graph(seeded_db):
+    from graph.api import Graph
+
+    return Graph(str(seeded_db))
