@@ -29,6 +29,7 @@ demo: seed
 	FINDINGS_DB=$(DB) $(BIN)/findings app --port $(PORT)
 
 test: install
+	bash scripts/ensure_browser.sh
 	$(BIN)/python -m pytest -q
 
 bench: install

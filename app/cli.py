@@ -175,15 +175,21 @@ def search(
     text: str = typer.Argument(..., metavar="TEXT"),
     kind: Optional[str] = typer.Option(None, "--kind", help="Only nodes of this kind."),
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    semantic: bool = typer.Option(False, "--semantic", help="Rank by sentence-embedding cosine instead of keywords."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Keyword search over titles and descriptions."""
+    """Keyword search over titles and descriptions (or semantic search with --semantic)."""
     if kind is not None:
         from graph.vocabulary import check_kind
 
         check_kind(kind)
-    hits = graph_of(ctx).search(text, kind=kind, limit=limit)
-    data = [{"id": n.id, "kind": n.kind, "title": n.title, "score": round(s, 4)} for n, s in hits]
+    if semantic:
+        from app.commands.similarity import semantic_search_rows
+
+        data = semantic_search_rows(graph_of(ctx), text, kind, limit)
+    else:
+        hits = graph_of(ctx).search(text, kind=kind, limit=limit)
+        data = [{"id": n.id, "kind": n.kind, "title": n.title, "score": round(s, 4)} for n, s in hits]
     if as_json:
         emit_json(data)
         return
@@ -392,6 +398,14 @@ def import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., metavar="FIL
 
 
 # ---- command groups that live in app/commands (each imports its heavy libraries lazily) --------
+def _register_command_groups() -> None:
+    from app.commands import appcmd, similarity
+
+    appcmd.register(app)
+    similarity.register(app)
+
+
+_register_command_groups()
 
 
 def main() -> None:

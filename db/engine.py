@@ -3,7 +3,8 @@
 The database comes from ``--db`` or ``FINDINGS_DB``: an SQLAlchemy URL (``postgresql+psycopg://…``,
 ``sqlite:///path``) or a plain file path, which means SQLite. SQLite runs with foreign keys on, WAL
 journaling and a busy timeout, so readers never block the writer and a second writer waits instead of
-failing at once.
+failing at once; PostgreSQL writes run SERIALIZABLE. Either way a transaction that loses a race is
+re-run by :mod:`db.retry`.
 """
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from sqlalchemy.engine import Engine, make_url
 HEAD_REVISION = "0003"  # tests check that this is Alembic's head
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BEGIN_OPTION = "findings_sqlite_begin"  # execution option: "IMMEDIATE" (default) or "DEFERRED"
+PG_WRITE_ISOLATION = "SERIALIZABLE"
+PG_READ_ISOLATION = "REPEATABLE READ"
+PG_MIGRATION_LOCK = 7_305_041_861  # pg_advisory_xact_lock key: one migrator at a time
 
 
 def default_db_path() -> Path:
@@ -61,10 +66,16 @@ def get_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # reads (Store.read) ask for a deferred BEGIN: a WAL snapshot that neither waits for nor
+            # blocks the writer
+            mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
+            conn.exec_driver_sql("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # PostgreSQL: writes run SERIALIZABLE, so concurrent transactions commit only if some serial order
+    # explains them (no write skew between two curators); the loser gets SQLSTATE 40001 and
+    # db.retry re-runs it. Reads ask for REPEATABLE READ (Store.read): one snapshot, never aborted.
+    return create_engine(url, pool_pre_ping=True, isolation_level=PG_WRITE_ISOLATION)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -81,7 +92,15 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
+    if engine.dialect.name == "postgresql":
+        # Several processes may open a blank database at once: the first takes the lock and migrates,
+        # the others wait, then (READ COMMITTED: each statement sees the latest commit) find it done.
+        with engine.connect().execution_options(isolation_level="READ COMMITTED") as conn, conn.begin():
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        return
+    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE already makes migrators take turns
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

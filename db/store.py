@@ -6,16 +6,17 @@ not at all. Values come back as :mod:`graph.records` dataclasses, never as ORM o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from db import models as m
-from db.engine import ensure_schema, get_engine, resolve_url
+from db.engine import PG_READ_ISOLATION, SQLITE_BEGIN_OPTION, ensure_schema, get_engine, resolve_url
+from db.retry import DEFAULT_POLICY, RetryPolicy, run_with_retry
 from graph import records as r
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -423,20 +424,174 @@ class Tx:
             latest[(a, b) if a <= b else (b, a)] = d
         return {p for p, d in latest.items() if d in ("accepted", "dismissed", "merged")}
 
+    # ---- integrity & backup ----------------------------------------------------------------------
+    # Whole-table reads and writes for graph.backup, and the queries behind graph.integrity.check.
+    BACKUP_TABLES: tuple[str, ...] = ("nodes", "edges", "measurements", "embeddings", "curation_decisions")
+
+    def table_columns(self, table: str) -> dict[str, str]:
+        """Column name -> a coarse type name (str, int, float, bool, datetime, bytes, json)."""
+        from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, LargeBinary
+
+        out = {}
+        for col in m.Base.metadata.tables[table].columns:
+            t = col.type
+            out[col.name] = ("json" if isinstance(t, JSON) else "datetime" if isinstance(t, DateTime)
+                             else "bytes" if isinstance(t, LargeBinary) else "bool" if isinstance(t, Boolean)
+                             else "float" if isinstance(t, Float) else "int" if isinstance(t, Integer) else "str")
+        return out
+
+    def table_rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of one of the graph's tables, every column, in primary-key order."""
+        t = m.Base.metadata.tables[table]
+        return [dict(x) for x in self.s.execute(select(t).order_by(*t.primary_key.columns)).mappings()]
+
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows as given, ids included (a restore); see :meth:`reset_id_sequences`."""
+        from sqlalchemy import insert
+
+        t = m.Base.metadata.tables[table]
+        for i in range(0, len(rows), 500):
+            self.s.execute(insert(t), rows[i:i + 500])
+
+    def reset_id_sequences(self) -> None:
+        """After inserting explicit ids on PostgreSQL, move each id sequence past the largest id."""
+        if self.dialect != "postgresql":
+            return  # SQLite picks max(rowid) + 1 by itself
+        for table in ("edges", "measurements", "curation_decisions"):
+            self.s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                f"COALESCE(MAX(id), 0) + 1, false) FROM {table}"))
+
+    def table_counts(self) -> dict[str, int]:
+        return {name: self.s.scalar(select(func.count()).select_from(m.Base.metadata.tables[name]))
+                for name in self.BACKUP_TABLES}
+
+    def edges_with_ends(self) -> list[tuple[r.Edge, r.Node | None, r.Node | None]]:
+        """Every edge with the nodes at its ends (None where the node is missing)."""
+        from sqlalchemy.orm import aliased
+
+        src, dst = aliased(m.Node), aliased(m.Node)
+        q = (select(m.Edge, src, dst).outerjoin(src, src.id == m.Edge.source_id)
+             .outerjoin(dst, dst.id == m.Edge.target_id).order_by(m.Edge.id))
+        return [(_edge(e), _node(a) if a is not None else None, _node(b) if b is not None else None)
+                for e, a, b in self.s.execute(q).all()]
+
+    def nodes_outside(self, kinds: Iterable[str], statuses: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(id, kind, status) of nodes whose kind or status is not among those given."""
+        q = select(m.Node.id, m.Node.kind, m.Node.status).where(
+            or_(m.Node.kind.not_in(list(kinds)), m.Node.status.not_in(list(statuses)))).order_by(m.Node.id)
+        return [tuple(x) for x in self.s.execute(q).all()]
+
+    def measurements_outside(self, err_kinds: Iterable[str]) -> list[tuple[int, str, str]]:
+        """(id, node id, err_kind) of measurements whose err_kind is set but not among those given."""
+        q = select(m.Measurement.id, m.Measurement.node_id, m.Measurement.err_kind).where(
+            m.Measurement.err_kind.is_not(None), m.Measurement.err_kind.not_in(list(err_kinds)))
+        return [tuple(x) for x in self.s.execute(q.order_by(m.Measurement.id)).all()]
+
+    def orphan_rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Rows that point at a node that does not exist, by table: measurements (id, node id),
+        embeddings (node id, model), curation decisions (id, node a, node b)."""
+        from sqlalchemy import exists
+
+        def missing(col):
+            return ~exists().where(m.Node.id == col)
+
+        return {
+            "measurements": [tuple(x) for x in self.s.execute(
+                select(m.Measurement.id, m.Measurement.node_id).where(missing(m.Measurement.node_id))
+                .order_by(m.Measurement.id)).all()],
+            "embeddings": [tuple(x) for x in self.s.execute(
+                select(m.Embedding.node_id, m.Embedding.model).where(missing(m.Embedding.node_id))
+                .order_by(m.Embedding.node_id, m.Embedding.model)).all()],
+            "curation_decisions": [tuple(x) for x in self.s.execute(
+                select(m.CurationDecision.id, m.CurationDecision.node_a, m.CurationDecision.node_b)
+                .where(or_(missing(m.CurationDecision.node_a), missing(m.CurationDecision.node_b)))
+                .order_by(m.CurationDecision.id)).all()],
+        }
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def _refusals_as_value_errors() -> Iterator[None]:
+    """A value the database itself refuses (out of range, a broken constraint) is the caller's input
+    error like any other: one sentence, as ValueError. The transaction has been rolled back."""
+    from sqlalchemy import exc as sa_exc
+
+    try:
+        yield
+    except (sa_exc.DataError, sa_exc.IntegrityError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise ValueError(f"the database refused the change: {detail[0] if detail else type(exc).__name__}") from exc
+    except OverflowError as exc:  # sqlite3 refuses integers beyond 64 bits before SQLAlchemy sees them
+        raise ValueError(f"the database refused the change: a number is too large ({exc})") from exc
+
 
 class Store:
-    def __init__(self, url: str | None = None, *, migrate: bool = True):
+    """The database behind a graph.
+
+    - :meth:`run_in_transaction` (``fn(tx)``): the way to write. One transaction; when it loses a race
+      (SQLite busy, PostgreSQL serialization failure or deadlock, a concurrent insert of the same node id)
+      it is rolled back and ``fn`` runs again, with bounded back-off (:mod:`db.retry`).
+    - :meth:`transaction` (``with``): one write transaction whose start is retried while the database is
+      busy; its body cannot be re-run, so concurrent conflicts surface as errors. Nothing is half-written.
+    - :meth:`read` (``with``): a snapshot for reading (SQLite: deferred BEGIN, which neither waits for nor
+      blocks the writer; PostgreSQL: REPEATABLE READ). Do not write inside it.
+
+    A value the database refuses comes out as ``ValueError``, the database unchanged.
+    """
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True, retry_policy: RetryPolicy = DEFAULT_POLICY):
         self.url = resolve_url(url)
         self.engine: Engine = get_engine(self.url)
+        self.retry_policy = retry_policy
+        if self.engine.dialect.name == "postgresql":
+            self._read_engine = self.engine.execution_options(isolation_level=PG_READ_ISOLATION)
+        else:
+            self._read_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
         if migrate:
             ensure_schema(self.engine)
 
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+    def _attempt(self, engine: Engine) -> Iterator[Tx]:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            session.connection()  # begin now: SQLite's BEGIN IMMEDIATE takes the write lock here
             yield Tx(session)
 
-    read = transaction
+    def _enter(self, engine: Engine) -> tuple[ExitStack, Tx]:
+        stack = ExitStack()
+        try:
+            tx = stack.enter_context(self._attempt(engine))
+        except BaseException:
+            stack.close()
+            raise
+        return stack, tx
+
+    def run_in_transaction(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn(tx)`` in one transaction and commit; re-run it from the start on a lost race."""
+
+        def once() -> T:
+            with self._attempt(self.engine) as tx:
+                return fn(tx)
+
+        with _refusals_as_value_errors():
+            return run_with_retry(once, self.retry_policy)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        stack, tx = run_with_retry(lambda: self._enter(self.engine), self.retry_policy)
+        with _refusals_as_value_errors(), stack:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        stack, tx = run_with_retry(lambda: self._enter(self._read_engine), self.retry_policy)
+        with stack:
+            yield tx
 
     def dispose(self) -> None:
         self.engine.dispose()

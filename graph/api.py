@@ -17,15 +17,16 @@ class Graph:
         self.store = store or Store(db)
 
     # ---- writes ------------------------------------------------------------------------------
+    # Each write runs through Store.run_in_transaction: one transaction, re-run from the start when it
+    # loses a race with another writer (a concurrent slug collision then gets its suffix).
     def add_node(self, data: dict[str, Any]) -> str:
-        with self.store.transaction() as tx:
-            return core.create_node(tx, data)
+        return self.store.run_in_transaction(lambda tx: core.create_node(tx, data))
 
     def link(self, source_id: str, edge_type: str, target_id: str, attrs: dict | None = None,
              source: dict | None = None) -> bool:
         """Add a typed edge; False when the same edge already exists."""
-        with self.store.transaction() as tx:
-            return core.add_edge(tx, source_id, edge_type, target_id, attrs, source)[1]
+        return self.store.run_in_transaction(
+            lambda tx: core.add_edge(tx, source_id, edge_type, target_id, attrs, source)[1])
 
     def ingest_texts(self, documents: list[tuple[str, str]], fmt: str = "auto") -> IngestReport:
         """Ingest (text, source-name) pairs, all in one transaction."""
@@ -34,18 +35,19 @@ class Graph:
         return self.ingest_documents([parse(text, source, fmt) for text, source in documents])
 
     def ingest_documents(self, documents: list[ParsedDocument]) -> IngestReport:
-        report = IngestReport()
-        with self.store.transaction() as tx:
+        def body(tx) -> IngestReport:
+            report = IngestReport()  # a fresh report for each attempt
             for doc in documents:
                 ingest_document(tx, doc, report)
-        return report
+            return report
+
+        return self.store.run_in_transaction(body)
 
     def ingest_paths(self, paths: list[str | Path], fmt: str = "auto") -> IngestReport:
         return self.ingest_texts([(read_document(p), Path(p).name) for p in paths], fmt)
 
     def import_json(self, data: Any) -> tuple[int, int]:
-        with self.store.transaction() as tx:
-            return exchange.import_json(tx, data)
+        return self.store.run_in_transaction(lambda tx: exchange.import_json(tx, data))
 
     # ---- reads -------------------------------------------------------------------------------
     def get(self, node_id: str) -> Node:

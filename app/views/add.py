@@ -1,0 +1,210 @@
+"""Add: forms for a paper, a claim, a finding (with a measurement) or an edge, and ingest of a pasted or
+uploaded document. Every write is one transaction: on a validation error nothing is written and the error
+shows under the form."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from app import components as c
+
+PAPER_LIMIT = 2000
+
+
+def add_page() -> None:
+    g = c.graph()
+    st.markdown("## Add to the graph")
+    tabs = st.tabs(["Paper", "Claim", "Finding", "Edge", "Ingest a document"])
+    with tabs[0]:
+        _paper_form(g)
+    with tabs[1]:
+        _claim_form(g)
+    with tabs[2]:
+        _finding_form(g)
+    with tabs[3]:
+        _edge_form(g)
+    with tabs[4]:
+        _ingest_form(g)
+
+
+def _papers(g) -> dict[str, str]:
+    return {p.id: p.title for p in g.nodes(kind="paper", limit=PAPER_LIMIT)}
+
+
+def _paper_select(papers: dict[str, str], key: str) -> str:
+    return st.selectbox("Paper it was stated in (optional)", ["", *papers], key=key,
+                        format_func=lambda i: c.short(papers[i], 100) if i else "none")
+
+
+def _done(g, node_id: str) -> None:
+    st.success("Added " + c.md(node_id))
+    c.node_link(g.get(node_id))
+
+
+def _json_field(raw: str, what: str) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} must be a JSON object ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object, e.g. {{\"loss\": \"cl\", \"epsilon\": 1}}")
+    return value
+
+
+def _paper_form(g) -> None:
+    from graph.writes import add_with_links
+
+    with st.form("add_paper", clear_on_submit=False):
+        title = st.text_input("Title", key="add_paper_title")
+        abstract = st.text_area("Abstract", key="add_paper_abstract")
+        authors = st.text_area("Authors (one per line)", key="add_paper_authors")
+        year = st.number_input("Year", min_value=1900, max_value=2100, value=None, step=1, key="add_paper_year")
+        submitted = st.form_submit_button("Add paper")
+    if submitted:
+        try:
+            attrs = {"year": int(year)} if year is not None else {}
+            node_id = add_with_links(g, {"kind": "paper", "title": title, "description": abstract, "attrs": attrs},
+                                     authors=[a for a in authors.splitlines() if a.strip()], actor=c.ACTOR)
+        except ValueError as exc:
+            c.show_error(exc)
+        else:
+            _done(g, node_id)
+
+
+def _claim_form(g) -> None:
+    from graph.writes import add_with_links
+
+    papers = _papers(g)
+    with st.form("add_claim"):
+        title = st.text_input("Claim", key="add_claim_title")
+        description = st.text_area("Description", key="add_claim_description")
+        paper = _paper_select(papers, "add_claim_paper")
+        submitted = st.form_submit_button("Add claim")
+    if submitted:
+        try:
+            node_id = add_with_links(g, {"kind": "claim", "title": title, "description": description},
+                                     paper=paper or None, actor=c.ACTOR)
+        except ValueError as exc:
+            c.show_error(exc)
+        else:
+            _done(g, node_id)
+
+
+def _finding_form(g) -> None:
+    from graph.vocabulary import ERR_KINDS
+    from graph.writes import add_with_links
+
+    papers = _papers(g)
+    with st.form("add_finding"):
+        title = st.text_input("Finding", key="add_finding_title")
+        description = st.text_area("Description", key="add_finding_description")
+        paper = _paper_select(papers, "add_finding_paper")
+        st.caption("Measurement (optional; metric and value go together)")
+        a, b, d, e = st.columns(4)
+        metric = a.text_input("Metric", key="add_finding_metric", placeholder="IIA")
+        value = b.number_input("Value", value=None, format="%.6g", key="add_finding_value")
+        err = d.number_input("± error", value=None, min_value=0.0, format="%.6g", key="add_finding_err")
+        err_kind = e.selectbox("Error kind", ["", *ERR_KINDS], format_func=lambda k: k or "—",
+                               key="add_finding_err_kind")
+        a, b, d, e = st.columns(4)
+        n = a.number_input("n", value=None, min_value=1, step=1, key="add_finding_n")
+        split = b.text_input("Split", key="add_finding_split", placeholder="cross")
+        method = d.text_input("Method", key="add_finding_method", placeholder="CL")
+        dataset = e.text_input("Dataset", key="add_finding_dataset", placeholder="synthetic10")
+        conditions = st.text_area("Conditions (JSON object)", key="add_finding_conditions",
+                                  placeholder='{"loss": "cl", "epsilon": 100, "partition": "og_holdouts"}')
+        submitted = st.form_submit_button("Add finding")
+    if not submitted:
+        return
+    try:
+        measurements = []
+        extra = any(v not in (None, "") for v in (err, err_kind, n, split, method, dataset, conditions.strip()))
+        if metric.strip() or value is not None:
+            if not metric.strip() or value is None:
+                raise ValueError("a measurement needs both a metric and a value")
+            meas = {"metric": metric, "value": value, "err": err, "err_kind": err_kind or None,
+                    "n": int(n) if n is not None else None, "split": split or None, "method": method or None,
+                    "dataset": dataset or None, "conditions": _json_field(conditions, "Conditions")}
+            measurements.append({k: v for k, v in meas.items() if v is not None})
+        elif extra:
+            raise ValueError("measurement fields need a metric and a value")
+        node_id = add_with_links(g, {"kind": "finding", "title": title, "description": description,
+                                     "measurements": measurements}, paper=paper or None, actor=c.ACTOR)
+    except ValueError as exc:
+        c.show_error(exc)
+    else:
+        _done(g, node_id)
+
+
+def _edge_form(g) -> None:
+    from graph.vocabulary import EDGE_TYPES
+
+    with st.form("add_edge"):
+        a, b, d = st.columns([3, 2, 3])
+        source = a.text_input("Source id", key="add_edge_source", placeholder="finding:…")
+        etype = b.selectbox("Edge type", list(EDGE_TYPES), key="add_edge_type",
+                            help="; ".join(f"{t}: {e.meaning}" for t, e in EDGE_TYPES.items()))
+        target = d.text_input("Target id", key="add_edge_target", placeholder="claim:…")
+        attrs = st.text_area("Attributes (JSON object, optional)", key="add_edge_attrs")
+        submitted = st.form_submit_button("Add edge")
+    if submitted:
+        try:
+            new = g.link(source.strip(), etype, target.strip(), _json_field(attrs, "Attributes"), {"user": c.ACTOR})
+        except ValueError as exc:
+            c.show_error(exc)
+        else:
+            st.success(c.md(f"{'Added' if new else 'Already present'}: {source} —{etype}→ {target}"))
+            c.node_link(g.get(source.strip()))
+
+
+def _ingest_form(g) -> None:
+    formats = _formats()
+    with st.form("add_ingest"):
+        pasted = st.text_area("Paste a document (finding page, reproducibility card, paper page, abstract dump)",
+                              height=220, key="add_ingest_text")
+        upload = st.file_uploader("…or upload a text file", type=["txt", "md"], key="add_ingest_file")
+        fmt = st.selectbox("Format", formats, key="add_ingest_format")
+        submitted = st.form_submit_button("Ingest")
+    if not submitted:
+        return
+    try:
+        documents = []
+        if upload is not None:
+            try:
+                documents.append((upload.getvalue().decode("utf-8"), upload.name))
+            except UnicodeDecodeError:
+                raise ValueError(f"{upload.name}: not UTF-8 text") from None
+        if pasted.strip():
+            documents.append((pasted, "pasted text"))
+        if not documents:
+            raise ValueError("paste a document or upload a file first")
+        report = g.ingest_texts(documents, fmt)
+    except ImportError:
+        c.show_error("document parsers are not installed in this build")
+        return
+    except ValueError as exc:
+        c.show_error(exc)
+        return
+    st.success(f"{len(report.files)} document(s): {report.nodes_added} nodes added, {report.nodes_updated} "
+               f"updated, {report.edges_added} edges added")
+    for w in report.warnings:
+        st.warning(c.md(w))
+    added = g.get_many(list(report.node_ids.values()))
+    for node in list(added.values())[:30]:
+        c.node_summary(node, description=False)
+
+
+def _formats() -> list[str]:
+    try:
+        from graph.parsers import FORMATS
+    except ImportError:
+        return ["auto"]
+    return ["auto", *FORMATS]
+
+
+if __name__ == "__main__":
+    add_page()

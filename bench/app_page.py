@@ -1,0 +1,76 @@
+"""How long the node page of the seed finding takes to render on the seeded graph.
+
+Runs the page with Streamlit's AppTest (the whole script: navigation, the store queries, the
+neighbourhood, similarity candidates) against a fresh seeded and embedded SQLite database, and prints
+the median of several renders after one warm-up (the warm-up pays for imports and opening the store).
+
+    .venv/bin/python -m bench.app_page [--repeat N]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app" / "streamlit_app.py"
+SEED_FINDING = ("finding:for-small-cl-loss-weights-epsilon-iia-is-maintained-potentially-improved-"
+                "while-emd-decreases-in-boundless-das-on-a-7b-llm")
+
+
+def seeded_db(directory: Path) -> str:
+    from graph.api import Graph
+    from seeds import load_seeds
+
+    path = str(directory / "bench.db")
+    g = Graph(path)
+    load_seeds(g)
+    try:
+        from graph.embeddings import embed_pending
+    except ImportError:
+        pass
+    else:
+        embed_pending(g, progress=False)
+    g.store.dispose()
+    return path
+
+
+def render_times(repeat: int) -> tuple[float, list[float]]:
+    from streamlit.testing.v1 import AppTest
+
+    def render() -> float:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params["node"] = SEED_FINDING
+        start = time.perf_counter()
+        at.run()
+        took = time.perf_counter() - start
+        if at.exception:
+            raise RuntimeError(at.exception[0].message)
+        if not any("For small CL loss weights" in m.value for m in at.markdown):
+            raise RuntimeError("the node page did not render the seed finding")
+        return took
+
+    first = render()
+    return first, [render() for _ in range(repeat)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["FINDINGS_DB"] = seeded_db(Path(tmp))
+        first, times = render_times(args.repeat)
+    median = statistics.median(times)
+    print(f"node page (seed finding, seeded graph): median {median * 1000:.0f} ms over {len(times)} renders "
+          f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; first render {first:.2f} s "
+          f"incl. imports and opening the store) — target < 1 s: {'ok' if median < 1 else 'TOO SLOW'}")
+
+
+if __name__ == "__main__":
+    main()

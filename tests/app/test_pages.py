@@ -1,0 +1,272 @@
+"""One AppTest per page of the explorer, each against its own copy of a seeded (and embedded) database."""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SEED_FINDING
+
+APP = str(ROOT / "app" / "streamlit_app.py")
+CLAIM = ("claim:the-cl-auxiliary-loss-can-directly-reduce-representational-divergence-in-practical-"
+         "interpretability-settings-without-sacrificing-interpretability-method")
+
+
+@pytest.fixture(scope="module")
+def _embedded_template(_seeded_template, tmp_path_factory) -> Path:
+    """The seeded database with every node embedded, when the embeddings module is there."""
+    from graph.api import Graph
+
+    path = tmp_path_factory.mktemp("embedded") / "embedded.db"
+    shutil.copy(_seeded_template, path)
+    g = Graph(str(path))
+    try:
+        from graph.embeddings import embed_pending
+    except ImportError:
+        pass
+    else:
+        embed_pending(g, progress=False)
+    g.store.dispose()
+    with sqlite3.connect(path) as conn:  # fold the WAL into the main file before copying
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def db(_embedded_template, tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "app.db"
+    shutil.copy(_embedded_template, path)
+    monkeypatch.setenv("FINDINGS_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def graph(db):
+    from graph.api import Graph
+
+    return Graph(str(db))
+
+
+def app(**query) -> "AppTest":  # noqa: F821
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def on_page(at, page: str):
+    return at.switch_page(f"views/{page}.py").run()
+
+
+def texts(at) -> str:
+    """Everything the page shows as text: markdown, captions, links, alerts."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.proto.label for e in at.get("page_link")]
+    for kind in ("success", "error", "warning", "info"):
+        parts += [e.value for e in at.get(kind)]
+    return "\n".join(parts)
+
+
+def no_html(at) -> None:
+    assert all(not m.allow_html for m in at.markdown)
+
+
+def links(at) -> dict[str, str]:
+    """Node links on the page: label -> node id."""
+    from urllib.parse import parse_qs
+
+    return {e.proto.label: parse_qs(e.proto.query_string).get("node", [""])[0] for e in at.get("page_link")}
+
+
+# ---- search --------------------------------------------------------------------------------------
+def test_search_page_keyword_filters_and_counts(db):
+    at = app()
+    assert not at.exception
+    assert "## Search" in texts(at)
+    assert {m.label for m in at.metric} >= {"finding", "paper", "claim"}  # counts per kind
+    at.text_input(key="search_q").input("CL loss divergence").run()
+    assert not at.exception
+    found = links(at)
+    assert any(q.startswith("claim:") for q in found.values())
+    at.selectbox(key="search_kind").select("finding").run()
+    assert found != links(at) and all(q.startswith("finding:") for q in links(at).values())
+    at.text_input(key="search_q").input("loss")
+    at.selectbox(key="search_metric").select("IIA").run()
+    assert links(at) and all("iia" in q.lower() for q in links(at).values())
+    no_html(at)
+
+
+def test_search_page_semantic(db):
+    pytest.importorskip("graph.similarity")
+    at = app()
+    at.radio(key="search_mode").set_value("Semantic").run()
+    at.text_input(key="search_q").input("representations drift away from the native distribution").run()
+    assert not at.exception
+    assert links(at)
+
+
+# ---- node page -------------------------------------------------------------------------------------
+def test_node_page_shows_the_seed_finding(db):
+    at = app(node=SEED_FINDING)
+    assert not at.exception
+    shown = texts(at)
+    assert "For small CL loss weights epsilon" in shown
+    assert "Provenance" in shown and "extracted\\_from \\(2025\\)" in shown  # source paper with year
+    assert "Satchel Grant" in links(at)
+    assert any(CLAIM in q for q in links(at).values())  # the claim, as a link to its page
+    assert "Neighbourhood — ranked by edge count" in shown
+    assert "-badge[:material/science: finding]" in shown and "-badge[active]" in shown  # kind and status
+    no_html(at)
+
+
+def test_node_page_measurements_table(db):
+    das = "finding:das-behavioral-loss-achieves-iia-of-0-997-0-001-on-synthetic-10-class-dataset-training-test-sets"
+    at = app(node=das)
+    table = at.dataframe[0].value
+    assert table.iloc[0]["metric"] == "IIA" and table.iloc[0]["value"] == "0.997 ± 0.001"
+    assert "partition=og_holdouts" in table.iloc[0]["conditions"]
+
+
+def test_node_page_similarity_accept_and_dismiss(db, graph):
+    pytest.importorskip("graph.curation")
+    at = app(node=SEED_FINDING)
+    assert "Related by similarity" in texts(at)
+    accept = [b for b in at.button if b.key and b.key.startswith("sim_accept_")]
+    assert accept, "the seed finding should have similarity candidates"
+    other = accept[0].key.removeprefix("sim_accept_")
+    accept[0].click().run()
+    assert not at.exception
+    assert "Added edge" in texts(at)
+    assert other in {n.id for grp in graph.neighbourhood(SEED_FINDING) if grp.edge_type != "listed_similar"
+                     for n, _, _ in grp.neighbours}
+    assert not [b for b in at.button if b.key == f"sim_accept_{other}"]  # no longer a candidate
+    at.slider(key="node_threshold").set_value(0.45).run()
+    dismiss = [b for b in at.button if b.key and b.key.startswith("sim_dismiss_")]
+    gone = dismiss[0].key.removeprefix("sim_dismiss_")
+    dismiss[0].click().run()
+    assert "Dismissed" in texts(at)
+    assert not [b for b in at.button if b.key == f"sim_dismiss_{gone}"]
+
+
+def test_node_page_unknown_id_and_user_text_is_text(db, graph):
+    at = app(node="finding:nope")
+    assert "no node with id" in texts(at)
+    evil = "**bold** [x](javascript:alert(1)) <img src=x onerror=alert(1)> $x^2$ :red[red] # h"
+    node_id = graph.add_node({"kind": "claim", "title": evil, "description": evil})
+    at = app(node=node_id)
+    assert not at.exception
+    no_html(at)
+    rendered = [m.value for m in at.markdown if "bold" in m.value]
+    assert rendered and all("\\*\\*bold\\*\\*" in v and "\\[x\\]\\(javascript\\:" in v and "\\<img" in v
+                            and "\\$x^2\\$" not in v and "\\:red\\[red\\]" in v for v in rendered)
+
+
+# ---- graph view ------------------------------------------------------------------------------------
+def test_graph_view_draws_the_k_hop_neighbourhood(db):
+    import json
+
+    at = on_page(app(node=SEED_FINDING), "graph_view")
+    assert not at.exception
+    chart = at.get("plotly_chart")
+    assert chart
+    figure = json.loads(chart[0].proto.spec)
+    ids = {d[0] for trace in figure["data"] for d in (trace.get("customdata") or [])}
+    assert SEED_FINDING in ids and CLAIM in ids
+    assert {"finding", "claim", "paper"} <= {t.get("name") for t in figure["data"]}  # coloured by kind
+    at.slider(key="graph_hops").set_value(1).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    fewer = {d[0] for t in spec["data"] for d in (t.get("customdata") or [])}
+    assert SEED_FINDING in fewer and len(fewer) < len(ids)
+
+
+# ---- findings table ---------------------------------------------------------------------------------
+def test_findings_table_filters_export_and_plots(db, graph):
+    for eps, iia in ((0, 0.95), (1, 0.96), (10, 0.97)):
+        graph.add_node({"kind": "finding", "title": f"sweep IIA at eps {eps}", "measurements": [
+            {"metric": "IIA", "value": iia, "err": 0.01, "method": "Boundless DAS", "dataset": "price_tagging",
+             "conditions": {"loss": "das+cl", "epsilon": eps}}]})
+    at = on_page(app(), "findings_table")
+    assert not at.exception
+    table = at.dataframe(key="ft_table").value
+    assert len(table) >= 7 and {"IIA", "EMD"} <= set(table["metric"])
+    assert at.get("download_button")
+    charts = {c.proto.id for c in at.get("plotly_chart")}
+    assert len(charts) == 2  # IIA against EMD, and IIA against ε
+    at.selectbox(key="ft_metric").select("EMD").run()
+    assert set(at.dataframe(key="ft_table").value["metric"]) == {"EMD"}
+    at.selectbox(key="ft_metric").select("").run()
+    at.selectbox(key="ft_method").select("CL").run()
+    assert set(at.dataframe(key="ft_table").value["method"]) == {"CL"}
+
+
+def test_csv_export_cannot_inject_formulas():
+    import pandas as pd
+
+    from app.components import csv_safe
+
+    out = csv_safe(pd.DataFrame({"t": ["=HYPERLINK(1)", "ok"], "v": [-1.0, 2.0]}))
+    assert list(out["t"]) == ["'=HYPERLINK(1)", "ok"] and list(out["v"]) == [-1.0, 2.0]
+
+
+# ---- runs ------------------------------------------------------------------------------------------
+def test_runs_page(db, graph):
+    at = on_page(app(), "runs")
+    assert "No runs yet" in texts(at)
+    run = graph.add_node({"kind": "run", "title": "synthetic10 CL linear seed 0", "attrs": {
+        "status": "finished", "config": {"loss": "cl", "map": "linear"}, "duration_s": 41.5,
+        "started_at": "2025-01-01T00:00:00+00:00", "device": "cpu"}})
+    finding = graph.add_node({"kind": "finding", "title": "CL cross IIA", "measurements": [
+        {"metric": "IIA", "value": 0.99, "err": 0.002, "conditions": {"loss": "cl"}}]})
+    graph.link(finding, "produced_by", run)
+    at = on_page(app(), "runs")
+    assert not at.exception
+    table = at.dataframe(key="runs_table").value
+    assert list(table["status"]) == ["finished"] and table.iloc[0]["duration_s"] == 41.5
+    assert '"loss": "cl"' in table.iloc[0]["config"]
+
+
+# ---- add -------------------------------------------------------------------------------------------
+def submit(at, label: str):
+    [b for b in at.button if b.label == label][0].click().run()
+    return at
+
+
+def test_add_forms_write_or_show_errors(db, graph):
+    before = sum(graph.stats()["nodes"].values())
+    at = on_page(app(), "add")
+    assert not at.exception
+    # a finding with a metric but no value: inline error, nothing written
+    at.text_input(key="add_finding_title").input("My finding")
+    at.text_input(key="add_finding_metric").input("IIA")
+    submit(at, "Add finding")
+    assert "needs both a metric and a value" in texts(at)
+    at.number_input(key="add_finding_value").set_value(0.9)
+    at.text_area(key="add_finding_conditions").input("{not json")
+    submit(at, "Add finding")
+    assert "must be a JSON object" in texts(at)
+    assert sum(graph.stats()["nodes"].values()) == before
+    at.text_area(key="add_finding_conditions").input('{"loss": "cl", "epsilon": 1}')
+    submit(at, "Add finding")
+    assert "Added finding:my-finding" in texts(at).replace("\\", "")
+    assert graph.show("finding:my-finding")["measurements"][0]["conditions"] == {"loss": "cl", "epsilon": 1}
+    # a paper with authors
+    at.text_input(key="add_paper_title").input("A new paper")
+    at.text_area(key="add_paper_authors").input("Ada Lovelace\nAlan Turing")
+    submit(at, "Add paper")
+    assert [n.title for grp in graph.neighbourhood("paper:a-new-paper") for n, _, _ in grp.neighbours] == [
+        "Ada Lovelace", "Alan Turing"]
+    # an edge the vocabulary refuses
+    at.text_input(key="add_edge_source").input("paper:a-new-paper")
+    at.selectbox(key="add_edge_type").select("supports")
+    at.text_input(key="add_edge_target").input(CLAIM)
+    submit(at, "Add edge")
+    assert "supports goes from finding to claim" in texts(at)
+    # ingest a pasted document
+    at.text_area(key="add_ingest_text").input((ROOT / "seeds" / "001_30d68d2aaf7f9a0b.txt").read_text())
+    submit(at, "Ingest")
+    assert not at.exception
+    assert "1 document(s)" in texts(at)
