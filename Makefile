@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo seed test bench clean
+.PHONY: install demo seed test bench fuzz clean
 
 # torch is installed first and pinned: the project's range admits 2.13.0, so pip keeps it (a CPU build).
 $(VENV)/.installed: pyproject.toml
@@ -30,10 +30,14 @@ demo: seed
 
 test: install
 	bash scripts/ensure_browser.sh
+	bash scripts/ensure_postgres.sh
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python -m bench
+
+fuzz: install
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) findings.db findings.db-wal findings.db-shm

@@ -399,10 +399,11 @@ def import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., metavar="FIL
 
 # ---- command groups that live in app/commands (each imports its heavy libraries lazily) --------
 def _register_command_groups() -> None:
-    from app.commands import appcmd, similarity
+    from app.commands import appcmd, reliability, similarity
 
     appcmd.register(app)
     similarity.register(app)
+    reliability.register(app)
 
 
 _register_command_groups()

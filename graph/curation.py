@@ -55,29 +55,36 @@ def accept(graph: Graph, a: str, b: str, edge_type: str, actor: str = "cli", sco
     if edge_type in NOT_ACCEPTABLE:
         raise ValueError(f"cannot accept a candidate as {edge_type}: {NOT_ACCEPTABLE[edge_type]}")
     score = _score(graph, a, b, score, model)
-    with graph.store.transaction() as tx:
+
+    def body(tx) -> dict[str, Any]:
         _pair(tx, a, b)
         edge, new = add_edge(tx, a, edge_type, b, None, {"user": actor, "via": "curation"})
         did = tx.add_decision(a, b, "accepted", actor, edge_type=edge_type, score=score,
                               details={"edge_id": edge.id, "new_edge": new})
-    return {"decision": did, "source": a, "type": edge_type, "target": b, "new_edge": new, "score": score}
+        return {"decision": did, "source": a, "type": edge_type, "target": b, "new_edge": new, "score": score}
+
+    return graph.store.run_in_transaction(body)
 
 
 def dismiss(graph: Graph, a: str, b: str, actor: str = "cli", score: float | None = None,
             model: str | None = None) -> dict[str, Any]:
     """Record that (a, b) is neither a relation nor a duplicate; the pair stops being a candidate."""
     score = _score(graph, a, b, score, model)
-    with graph.store.transaction() as tx:
+
+    def body(tx) -> dict[str, Any]:
         _pair(tx, a, b)
         did = tx.add_decision(a, b, "dismissed", actor, score=score)
-    return {"decision": did, "a": a, "b": b, "score": score}
+        return {"decision": did, "a": a, "b": b, "score": score}
+
+    return graph.store.run_in_transaction(body)
 
 
 def merge(graph: Graph, keep_id: str, dup_id: str, actor: str = "cli", score: float | None = None,
           model: str | None = None) -> dict[str, Any]:
     """Merge ``dup_id`` into ``keep_id`` (see the module docstring); reversible with :func:`unmerge`."""
     score = _score(graph, keep_id, dup_id, score, model)
-    with graph.store.transaction() as tx:
+
+    def body(tx) -> dict[str, Any]:
         keep, dup = _pair(tx, keep_id, dup_id)
         if keep.kind != dup.kind:
             raise ValueError(f"only nodes of the same kind can be merged, not {dup.kind} into {keep.kind}")
@@ -106,12 +113,14 @@ def merge(graph: Graph, keep_id: str, dup_id: str, actor: str = "cli", score: fl
                    "duplicate_edge": dup_edge.id, "moved": moved, "removed": removed}
         did = tx.add_decision(keep_id, dup_id, "merged", actor, edge_type="duplicate_of", score=score,
                               details=details)
-    return {"decision": did, "keep": keep_id, "duplicate": dup_id, "moved": len(moved), "removed": len(removed)}
+        return {"decision": did, "keep": keep_id, "duplicate": dup_id, "moved": len(moved), "removed": len(removed)}
+
+    return graph.store.run_in_transaction(body)
 
 
 def unmerge(graph: Graph, dup_id: str, actor: str = "cli") -> dict[str, Any]:
     """Undo the latest merge of ``dup_id``: its edges go back, its status returns, duplicate_of goes."""
-    with graph.store.transaction() as tx:
+    def body(tx) -> dict[str, Any]:
         dup = require_node(tx, dup_id)
         history = [d for d in tx.decisions(dup_id) if d["node_b"] == dup_id and d["decision"] in ("merged", "unmerged")]
         if dup.status != "merged" or not history or history[-1]["decision"] != "merged":
@@ -146,7 +155,9 @@ def unmerge(graph: Graph, dup_id: str, actor: str = "cli") -> dict[str, Any]:
         tx.update_node(dup_id, **fields)
         did = tx.add_decision(keep_id, dup_id, "unmerged", actor, edge_type="duplicate_of",
                               details={"merge_decision": rec["id"], "skipped": skipped})
-    return {"decision": did, "keep": keep_id, "duplicate": dup_id, "skipped": skipped}
+        return {"decision": did, "keep": keep_id, "duplicate": dup_id, "skipped": skipped}
+
+    return graph.store.run_in_transaction(body)
 
 
 def decisions(graph: Graph, node_id: str | None = None, decision: str | None = None) -> list[dict[str, Any]]:

@@ -60,20 +60,23 @@ def find_finished_run(graph: Graph, chash: str) -> Node | None:
 
 def start_run(graph: Graph, title: str, attrs: dict[str, Any]) -> str:
     """Create the run node with status ``running`` (committed at once, so a crash leaves a trace)."""
-    with graph.store.transaction() as tx:
-        return core.create_node(tx, {
-            "kind": "run", "title": title, "description": attrs.get("description", ""),
-            "attrs": {**attrs, "status": "running", "started_at": now()},
-            "source": {"run": "engine"},
-        })
+    started = now()
+    return graph.store.run_in_transaction(lambda tx: core.create_node(tx, {
+        "kind": "run", "title": title, "description": attrs.get("description", ""),
+        "attrs": {**attrs, "status": "running", "started_at": started},
+        "source": {"run": "engine"},
+    }))
 
 
 def fail_run(graph: Graph, run_id: str, error: str) -> None:
-    with graph.store.transaction() as tx:
+    ended = now()
+
+    def body(tx: Tx) -> None:
         run = core.require_node(tx, run_id)
-        ended = now()
         tx.update_node(run_id, attrs={**run.attrs, "status": "failed", "error": error[:2000], "ended_at": ended,
                                       "duration_s": _duration(run.attrs.get("started_at"), ended)})
+
+    graph.store.run_in_transaction(body)
 
 
 def _duration(start: str | None, end: str) -> float | None:
@@ -84,24 +87,26 @@ def _duration(start: str | None, end: str) -> float | None:
 
 def finish_run(graph: Graph, run_id: str, results: list[Result], extra_attrs: dict | None = None) -> dict[str, Any]:
     """Write every result as a finding with its edges and mark the run finished: one transaction."""
+    return graph.store.run_in_transaction(lambda tx: _finish(tx, run_id, results, extra_attrs))
+
+
+def _finish(tx: Tx, run_id: str, results: list[Result], extra_attrs: dict | None) -> dict[str, Any]:
     report: dict[str, Any] = {"run_id": run_id, "findings": [], "replications": []}
-    with graph.store.transaction() as tx:
-        run = core.require_node(tx, run_id)
-        for res in results:
-            fid = core.create_node(tx, {
-                "kind": "finding", "title": res.title, "description": res.description,
-                "attrs": {"run": run_id}, "source": {"run": run_id},
-                "measurements": [res.measurement.to_dict()],
-            })
-            core.add_edge(tx, fid, "produced_by", run_id, {}, {"run": run_id})
-            _link_context(tx, fid, res, run_id)
-            for verdict in _replicate(tx, fid, res.measurement, run_id):
-                report["replications"].append(verdict)
-            report["findings"].append(fid)
-        ended = now()
-        tx.update_node(run_id, attrs={**run.attrs, **(extra_attrs or {}), "status": "finished", "ended_at": ended,
-                                      "duration_s": _duration(run.attrs.get("started_at"), ended),
-                                      "findings": len(report["findings"])})
+    run = core.require_node(tx, run_id)
+    for res in results:
+        fid = core.create_node(tx, {
+            "kind": "finding", "title": res.title, "description": res.description,
+            "attrs": {"run": run_id}, "source": {"run": run_id},
+            "measurements": [res.measurement.to_dict()],
+        })
+        core.add_edge(tx, fid, "produced_by", run_id, {}, {"run": run_id})
+        _link_context(tx, fid, res, run_id)
+        report["replications"].extend(_replicate(tx, fid, res.measurement, run_id))
+        report["findings"].append(fid)
+    ended = now()
+    tx.update_node(run_id, attrs={**run.attrs, **(extra_attrs or {}), "status": "finished", "ended_at": ended,
+                                  "duration_s": _duration(run.attrs.get("started_at"), ended),
+                                  "findings": len(report["findings"])})
     return report
 
 

@@ -16,7 +16,8 @@ def add_with_links(graph: Graph, data: dict[str, Any], *, paper: str | None = No
     transaction: if the paper id is wrong, the node is not added either.
     """
     data = {**data, "source": {**data.get("source", {}), "user": actor}}
-    with graph.store.transaction() as tx:
+
+    def body(tx) -> str:
         node_id = core.create_node(tx, data)
         if paper:
             core.add_edge(tx, node_id, "extracted_from", paper, {}, {"user": actor})
@@ -28,3 +29,5 @@ def add_with_links(graph: Graph, data: dict[str, Any], *, paper: str | None = No
                                                                           "source": {"user": actor}})
             core.add_edge(tx, node_id, "authored_by", author_id, {"position": i}, {"user": actor})
         return node_id
+
+    return graph.store.run_in_transaction(body)

@@ -13,6 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+pytest_plugins = ["tests.pg"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED_FINDING = ("finding:for-small-cl-loss-weights-epsilon-iia-is-maintained-potentially-improved-"
                 "while-emd-decreases-in-boundless-das-on-a-7b-llm")
