@@ -38,19 +38,22 @@ def seeded_db(directory: Path) -> str:
     return path
 
 
-def render_times(repeat: int) -> tuple[float, list[float]]:
+def render_times(repeat: int, node_id: str = SEED_FINDING,
+                 expect: str = "For small CL loss weights") -> tuple[float, list[float]]:
+    """(first render, later renders) in seconds of ``node_id``'s page, each checked to show ``expect``;
+    the database is the one ``FINDINGS_DB`` names."""
     from streamlit.testing.v1 import AppTest
 
     def render() -> float:
-        at = AppTest.from_file(str(APP), default_timeout=60)
-        at.query_params["node"] = SEED_FINDING
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.query_params["node"] = node_id
         start = time.perf_counter()
         at.run()
         took = time.perf_counter() - start
         if at.exception:
             raise RuntimeError(at.exception[0].message)
-        if not any("For small CL loss weights" in m.value for m in at.markdown):
-            raise RuntimeError("the node page did not render the seed finding")
+        if not any(expect in m.value for m in at.markdown):
+            raise RuntimeError(f"the node page did not render {node_id}")
         return took
 
     first = render()

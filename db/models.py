@@ -53,7 +53,7 @@ class Edge(Base):
 
     __table_args__ = (
         UniqueConstraint("source_id", "type", "target_id", name="uq_edges_source_type_target"),
-        Index("ix_edges_target", "target_id", "type"),
+        Index("ix_edges_target", "target_id", "type", "source_id"),  # covers in-edges (migration 0004)
         Index("ix_edges_type", "type"),
     )
 
@@ -85,6 +85,8 @@ class Embedding(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # float32, little-endian, L2-normalised
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
 
+    __table_args__ = (Index("ix_embeddings_model_created_at", "model", "created_at"),)
+
 
 class CurationDecision(Base):
     """A curator's decision about a similarity candidate pair; dismissed pairs do not come back."""
@@ -101,4 +103,4 @@ class CurationDecision(Base):
     details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
 
-    __table_args__ = (Index("ix_curation_pair", "node_a", "node_b"),)
+    __table_args__ = (Index("ix_curation_pair", "node_a", "node_b"), Index("ix_curation_node_b", "node_b"))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import and_, delete, func, literal, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,20 @@ from db.retry import DEFAULT_POLICY, RetryPolicy, run_with_retry
 from graph import records as r
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# the keyword index's insert trigger (migration 0002); a bulk insert drops it and fills the index itself
+_FTS_INSERT_TRIGGER = (
+    "CREATE TRIGGER nodes_fts_ai AFTER INSERT ON nodes BEGIN "
+    "INSERT INTO nodes_fts(rowid, title, description) VALUES (new.rowid, new.title, new.description); END")
+
+
+# Reads select columns, not ORM entities: rows come back as tuples (no identity map, no per-object
+# instrumentation), several times cheaper per row, which is what a node with thousands of edges costs.
+_NODE = (m.Node.id, m.Node.kind, m.Node.title, m.Node.description, m.Node.status, m.Node.attrs, m.Node.source,
+         m.Node.created_at, m.Node.updated_at)
+_EDGE = (m.Edge.id, m.Edge.source_id, m.Edge.type, m.Edge.target_id, m.Edge.attrs, m.Edge.source)
+_MEAS = (m.Measurement.id, m.Measurement.node_id, m.Measurement.metric, m.Measurement.value, m.Measurement.err,
+         m.Measurement.err_kind, m.Measurement.n, m.Measurement.split, m.Measurement.dataset, m.Measurement.method,
+         m.Measurement.conditions, m.Measurement.higher_is_better)
 
 
 def _node(row: m.Node) -> r.Node:
@@ -53,16 +67,24 @@ class Tx:
     def dialect(self) -> str:
         return self.s.get_bind().dialect.name
 
+    def _rows(self, stmt):
+        """Run a column select on the transaction's connection: plain rows, without the ORM's per-row
+        loading (several times cheaper for thousands of rows). Pending ORM writes are flushed first,
+        as the session's autoflush would."""
+        if self.s.new or self.s.dirty or self.s.deleted:
+            self.s.flush()
+        return self.s.connection().execute(stmt)
+
     # ---- nodes -------------------------------------------------------------------------------
     def get_node(self, node_id: str) -> r.Node | None:
-        row = self.s.get(m.Node, node_id)
+        row = self._rows(select(*_NODE).where(m.Node.id == node_id)).first()
         return _node(row) if row is not None else None
 
     def get_nodes(self, ids: Iterable[str]) -> dict[str, r.Node]:
         ids = list(set(ids))
         out: dict[str, r.Node] = {}
         for i in range(0, len(ids), 500):
-            for row in self.s.scalars(select(m.Node).where(m.Node.id.in_(ids[i:i + 500]))):
+            for row in self._rows(select(*_NODE).where(m.Node.id.in_(ids[i:i + 500]))):
                 out[row.id] = _node(row)
         return out
 
@@ -74,8 +96,8 @@ class Tx:
         return self.s.scalar(select(m.Node.id).where(m.Node.id == node_id)) is not None
 
     def find_nodes_by_title(self, kind: str, title_norm: str) -> list[r.Node]:
-        rows = self.s.scalars(
-            select(m.Node).where(m.Node.kind == kind, m.Node.title_norm == title_norm).order_by(m.Node.created_at)
+        rows = self.s.execute(
+            select(*_NODE).where(m.Node.kind == kind, m.Node.title_norm == title_norm).order_by(m.Node.created_at)
         )
         return [_node(x) for x in rows]
 
@@ -94,7 +116,7 @@ class Tx:
 
     def list_nodes(self, kind: str | None = None, status: str | None = None, limit: int | None = None,
                    offset: int = 0) -> list[r.Node]:
-        q = select(m.Node)
+        q = select(*_NODE)
         if kind:
             q = q.where(m.Node.kind == kind)
         if status:
@@ -102,15 +124,15 @@ class Tx:
         q = q.order_by(m.Node.kind, m.Node.id).offset(offset)
         if limit is not None:
             q = q.limit(limit)
-        return [_node(x) for x in self.s.scalars(q)]
+        return [_node(x) for x in self._rows(q)]
 
     def count_nodes_by_kind(self) -> dict[str, int]:
         return dict(self.s.execute(select(m.Node.kind, func.count()).group_by(m.Node.kind)).all())
 
     # ---- edges -------------------------------------------------------------------------------
     def find_edge(self, source_id: str, edge_type: str, target_id: str) -> r.Edge | None:
-        row = self.s.scalar(select(m.Edge).where(
-            m.Edge.source_id == source_id, m.Edge.type == edge_type, m.Edge.target_id == target_id))
+        row = self._rows(select(*_EDGE).where(
+            m.Edge.source_id == source_id, m.Edge.type == edge_type, m.Edge.target_id == target_id)).first()
         return _edge(row) if row is not None else None
 
     def insert_edge(self, source_id: str, edge_type: str, target_id: str, attrs: dict | None = None,
@@ -129,9 +151,9 @@ class Tx:
 
     def edges_of(self, node_id: str) -> list[r.EdgeView]:
         """Every edge touching ``node_id``, each with the node at its other end."""
-        rows = list(self.s.scalars(
-            select(m.Edge).where(or_(m.Edge.source_id == node_id, m.Edge.target_id == node_id)).order_by(m.Edge.id)
-        ))
+        rows = self.s.execute(
+            select(*_EDGE).where(or_(m.Edge.source_id == node_id, m.Edge.target_id == node_id))).all()
+        rows.sort(key=lambda x: x.id)
         others = self.get_nodes(
             [x.target_id if x.source_id == node_id else x.source_id for x in rows]
         )
@@ -143,18 +165,74 @@ class Tx:
                 out.append(r.EdgeView(_edge(x), "in", others[x.source_id]))
         return out
 
+    def edge_briefs(self, node_id: str) -> list[r.EdgeBrief]:
+        """Every edge touching ``node_id`` with the id, kind, title and status of the node at the other end,
+        in edge order: what a listing of the edges needs, without loading the other nodes whole."""
+        out = []
+        for direction, here, there in (("out", m.Edge.source_id, m.Edge.target_id),
+                                       ("in", m.Edge.target_id, m.Edge.source_id)):
+            q = (select(m.Edge.id, m.Edge.type, m.Edge.attrs, m.Node.id, m.Node.kind, m.Node.title, m.Node.status)
+                 .join(m.Node, m.Node.id == there).where(here == node_id))
+            out.extend(r.EdgeBrief(i, t, direction, dict(a or {}), nid, k, title, st)
+                       for i, t, a, nid, k, title, st in self._rows(q).all())
+        out.sort(key=lambda b: (b.edge_id, b.direction != "out"))  # a self-loop: out, then in
+        return out
+
+    def edge_ends_of(self, node_id: str, with_attrs: bool = True) -> list[tuple]:
+        """(edge id, type, direction, other end's id, other end's title[, edge attrs]) of every edge touching
+        ``node_id``, unordered: the least a ranking of its neighbours needs (a hub has thousands)."""
+        out: list[tuple] = []
+        for direction, here, there in (("out", m.Edge.source_id, m.Edge.target_id),
+                                       ("in", m.Edge.target_id, m.Edge.source_id)):
+            cols = [m.Edge.id, m.Edge.type, literal(direction), there, m.Node.title]
+            q = select(*cols, *([m.Edge.attrs] if with_attrs else [])).join(m.Node, m.Node.id == there)
+            out.extend(self._rows(q.where(here == node_id)).all())
+        return out
+
+    def edge_attrs_between(self, node_id: str, others: Iterable[str]) -> list[tuple[int, str, str, str, dict]]:
+        """(edge id, type, direction, other end, attrs) of the edges joining ``node_id`` to any of ``others``."""
+        others = list(set(others))
+        out: list[tuple[int, str, str, str, dict]] = []
+        for i in range(0, len(others), 500):
+            chunk = others[i:i + 500]
+            for direction, here, there in (("out", m.Edge.source_id, m.Edge.target_id),
+                                           ("in", m.Edge.target_id, m.Edge.source_id)):
+                q = select(m.Edge.id, m.Edge.type, there, m.Edge.attrs).where(here == node_id, there.in_(chunk))
+                out.extend((k, t, direction, o, dict(a or {})) for k, t, o, a in self._rows(q).all())
+        return out
+
+    def next_hop(self, frontier: Iterable[str], seen: Iterable[str], limit: int) -> list[str]:
+        """The first ``limit`` ids (sorted) of nodes joined by an edge to some node of ``frontier`` and not
+        in ``seen``: one level of a breadth-first walk, cut in the database rather than after loading a
+        hub's thousands of neighbours."""
+        from sqlalchemy import union
+
+        ids, seen = list(set(frontier)), list(set(seen))
+        found: list[str] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            u = union(select(m.Edge.target_id.label("nid")).where(m.Edge.source_id.in_(chunk)),
+                      select(m.Edge.source_id.label("nid")).where(m.Edge.target_id.in_(chunk))).subquery()
+            q = select(u.c.nid)
+            if len(seen) <= 2000:  # a longer list is left out in Python rather than bound as parameters
+                q = q.where(u.c.nid.not_in(seen)) if seen else q
+                found.extend(self._rows(q.order_by(u.c.nid).limit(limit)).scalars())
+            else:
+                found.extend(self._rows(q.order_by(u.c.nid).limit(limit + len(seen))).scalars())
+        return sorted(set(found) - set(seen))[:limit]
+
     def neighbour_ids(self, node_ids: Iterable[str]) -> set[str]:
         ids = list(set(node_ids))
         out: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            out.update(self.s.scalars(select(m.Edge.target_id).where(m.Edge.source_id.in_(chunk))))
-            out.update(self.s.scalars(select(m.Edge.source_id).where(m.Edge.target_id.in_(chunk))))
+            out.update(self._rows(select(m.Edge.target_id).where(m.Edge.source_id.in_(chunk))).scalars())
+            out.update(self._rows(select(m.Edge.source_id).where(m.Edge.target_id.in_(chunk))).scalars())
         return out
 
     def edges_among(self, node_ids: Iterable[str]) -> list[r.Edge]:
         ids = list(set(node_ids))
-        rows = self.s.scalars(select(m.Edge).where(m.Edge.source_id.in_(ids), m.Edge.target_id.in_(ids)))
+        rows = self._rows(select(*_EDGE).where(m.Edge.source_id.in_(ids), m.Edge.target_id.in_(ids)))
         return [_edge(x) for x in rows]
 
     def linked_pairs(self, node_id: str) -> set[str]:
@@ -162,10 +240,10 @@ class Tx:
         return self.neighbour_ids([node_id])
 
     def list_edges(self, edge_type: str | None = None) -> list[r.Edge]:
-        q = select(m.Edge).order_by(m.Edge.id)
+        q = select(*_EDGE).order_by(m.Edge.id)
         if edge_type:
             q = q.where(m.Edge.type == edge_type)
-        return [_edge(x) for x in self.s.scalars(q)]
+        return [_edge(x) for x in self._rows(q)]
 
     def count_edges_by_type(self) -> dict[str, int]:
         return dict(self.s.execute(select(m.Edge.type, func.count()).group_by(m.Edge.type)).all())
@@ -175,15 +253,15 @@ class Tx:
         self.s.add(m.Measurement(node_id=node_id, **meas.to_dict()))
 
     def measurements_of(self, node_id: str) -> list[r.Measurement]:
-        rows = self.s.scalars(select(m.Measurement).where(m.Measurement.node_id == node_id).order_by(m.Measurement.id))
-        return [_measurement(x) for x in rows]
+        rows = self._rows(select(*_MEAS).where(m.Measurement.node_id == node_id)).all()
+        return [_measurement(x) for x in sorted(rows, key=lambda x: x.id)]
 
     def measurements_for(self, node_ids: Iterable[str] | None = None) -> dict[str, list[r.Measurement]]:
-        q = select(m.Measurement).order_by(m.Measurement.id)
+        q = select(*_MEAS).order_by(m.Measurement.id)
         if node_ids is not None:
             q = q.where(m.Measurement.node_id.in_(list(node_ids)))
         out: dict[str, list[r.Measurement]] = {}
-        for x in self.s.scalars(q):
+        for x in self._rows(q):
             out.setdefault(x.node_id, []).append(_measurement(x))
         return out
 
@@ -258,7 +336,7 @@ class Tx:
         q = select(m.Embedding.node_id, m.Embedding.vector, m.Embedding.text_hash).where(m.Embedding.model == model)
         if node_ids is not None:
             q = q.where(m.Embedding.node_id.in_(list(node_ids)))
-        return [tuple(x) for x in self.s.execute(q.order_by(m.Embedding.node_id)).all()]
+        return [tuple(x) for x in self._rows(q.order_by(m.Embedding.node_id)).all()]
 
     def embedding_rows(self) -> list[dict]:
         rows = self.s.scalars(select(m.Embedding).order_by(m.Embedding.node_id, m.Embedding.model))
@@ -327,7 +405,7 @@ class Tx:
         ids = select(m.Edge.target_id).where(m.Edge.type == edge_type)
         if measured_only:
             ids = ids.where(m.Edge.source_id.in_(select(m.Measurement.node_id)))
-        rows = self.s.scalars(select(m.Node).where(m.Node.id.in_(ids)).order_by(m.Node.title).limit(limit))
+        rows = self._rows(select(*_NODE).where(m.Node.id.in_(ids)).order_by(m.Node.title).limit(limit))
         return [_node(x) for x in rows]
 
     def edge_ends(self, node_ids: Iterable[str], edge_type: str,
@@ -336,13 +414,15 @@ class Tx:
         ids = list(set(node_ids))
         here, there = ((m.Edge.source_id, m.Edge.target_id) if direction == "out"
                        else (m.Edge.target_id, m.Edge.source_id))
-        pairs: list[tuple[str, str, dict]] = []
+        pairs: list[tuple[int, str, str, dict]] = []
         for i in range(0, len(ids), 500):
-            q = select(here, there, m.Edge.attrs).where(m.Edge.type == edge_type, here.in_(ids[i:i + 500]))
-            pairs.extend((a, b, dict(attrs or {})) for a, b, attrs in self.s.execute(q.order_by(m.Edge.id)).all())
-        nodes = self.get_nodes(b for _, b, _ in pairs)
+            # ordered here, not in SQL: "ORDER BY id" tempts SQLite into walking the type index instead
+            q = select(m.Edge.id, here, there, m.Edge.attrs).where(m.Edge.type == edge_type, here.in_(ids[i:i + 500]))
+            pairs.extend((k, a, b, dict(attrs or {})) for k, a, b, attrs in self._rows(q).all())
+        pairs.sort(key=lambda t: t[0])
+        nodes = self.get_nodes(b for _, _, b, _ in pairs)
         out: dict[str, list[tuple[r.Node, dict]]] = {}
-        for a, b, attrs in pairs:
+        for _, a, b, attrs in pairs:
             out.setdefault(a, []).append((nodes[b], attrs))
         return out
 
@@ -350,7 +430,7 @@ class Tx:
                      paper_id: str | None = None, ids: Iterable[str] | None = None,
                      limit: int = 200) -> list[r.Node]:
         """Nodes by kind/status, measured by ``metric``, extracted from ``paper_id``, optionally among ``ids``."""
-        q = select(m.Node)
+        q = select(*_NODE)
         if ids is not None:
             q = q.where(m.Node.id.in_(list(ids)))
         if kind:
@@ -362,7 +442,7 @@ class Tx:
         if paper_id:
             q = q.where(m.Node.id.in_(select(m.Edge.source_id).where(
                 m.Edge.type == "extracted_from", m.Edge.target_id == paper_id)))
-        return [_node(x) for x in self.s.scalars(q.order_by(m.Node.kind, m.Node.title).limit(limit))]
+        return [_node(x) for x in self._rows(q.order_by(m.Node.kind, m.Node.title).limit(limit))]
 
 
     # ---- similarity & curation ---------------------------------------------------------------
@@ -376,7 +456,7 @@ class Tx:
         """id -> (kind, status), for all nodes or the given ones."""
         q = select(m.Node.id, m.Node.kind, m.Node.status)
         if node_ids is None:
-            return {i: (k, st) for i, k, st in self.s.execute(q).all()}
+            return {i: (k, st) for i, k, st in self._rows(q).all()}
         ids = list(set(node_ids))
         out: dict[str, tuple[str, str]] = {}
         for i in range(0, len(ids), 500):
@@ -393,17 +473,53 @@ class Tx:
         """Vectors of a model written at or after ``since`` (new or re-embedded nodes)."""
         q = select(m.Embedding.node_id, m.Embedding.vector, m.Embedding.text_hash).where(
             m.Embedding.model == model, m.Embedding.created_at >= since)
-        return [tuple(x) for x in self.s.execute(q.order_by(m.Embedding.node_id)).all()]
+        return [tuple(x) for x in self._rows(q.order_by(m.Embedding.node_id)).all()]
 
     def edge_triples(self, node_id: str | None = None) -> list[tuple[int, str, str, str, dict]]:
         """(edge id, source, type, target, attrs) of all edges, or of those touching ``node_id``."""
         q = select(m.Edge.id, m.Edge.source_id, m.Edge.type, m.Edge.target_id, m.Edge.attrs)
         if node_id is not None:
             q = q.where(or_(m.Edge.source_id == node_id, m.Edge.target_id == node_id))
-        return [(i, a, t, b, dict(at or {})) for i, a, t, b, at in self.s.execute(q.order_by(m.Edge.id)).all()]
+        return [(i, a, t, b, dict(at or {})) for i, a, t, b, at in self._rows(q.order_by(m.Edge.id)).all()]
+
+    def edge_triples_between(self, node_id: str, others: Iterable[str],
+                             edge_type: str | None = None) -> list[tuple[int, str, str, str, dict]]:
+        """(edge id, source, type, target, attrs) of the edges joining ``node_id`` to any of ``others``
+        (of one type when given), in edge order."""
+        others = sorted(set(others))
+        out = []
+        for i in range(0, len(others), 500):
+            chunk = others[i:i + 500]
+            for here, there in ((m.Edge.source_id, m.Edge.target_id), (m.Edge.target_id, m.Edge.source_id)):
+                q = select(m.Edge.id, m.Edge.source_id, m.Edge.type, m.Edge.target_id, m.Edge.attrs).where(
+                    here == node_id, there.in_(chunk))
+                if edge_type is not None:
+                    q = q.where(m.Edge.type == edge_type)
+                out.extend((k, a, t, b, dict(at or {})) for k, a, t, b, at in self._rows(q).all())
+        return sorted({x[0]: x for x in out}.values(), key=lambda x: x[0])  # a self-loop is found twice
+
+    def edge_triples_of_type(self, node_id: str, edge_type: str) -> list[tuple[int, str, str, str, dict]]:
+        """(edge id, source, type, target, attrs) of ``node_id``'s edges of one type, in edge order."""
+        out = []
+        for here in (m.Edge.source_id, m.Edge.target_id):
+            q = select(m.Edge.id, m.Edge.source_id, m.Edge.type, m.Edge.target_id, m.Edge.attrs).where(
+                here == node_id, m.Edge.type == edge_type)
+            out.extend((k, a, t, b, dict(at or {})) for k, a, t, b, at in self._rows(q).all())
+        return sorted({x[0]: x for x in out}.values(), key=lambda x: x[0])
+
+    def edge_triples_among(self, node_ids: Iterable[str]) -> list[tuple[int, str, str, str, dict]]:
+        """(edge id, source, type, target, attrs) of the edges whose two ends are both among ``node_ids``."""
+        ids = set(node_ids)
+        order = sorted(ids)
+        out = []
+        for i in range(0, len(order), 900):
+            q = select(m.Edge.id, m.Edge.source_id, m.Edge.type, m.Edge.target_id, m.Edge.attrs).where(
+                m.Edge.source_id.in_(order[i:i + 900]))
+            out.extend((k, a, t, b, dict(at or {})) for k, a, t, b, at in self._rows(q).all() if b in ids)
+        return sorted(out)
 
     def get_edge(self, edge_id: int) -> r.Edge | None:
-        row = self.s.get(m.Edge, edge_id)
+        row = self._rows(select(*_EDGE).where(m.Edge.id == edge_id)).first()
         return _edge(row) if row is not None else None
 
     def repoint_edge(self, edge_id: int, source_id: str, target_id: str) -> None:
@@ -420,9 +536,120 @@ class Tx:
         if node_id is not None:
             q = q.where(or_(m.CurationDecision.node_a == node_id, m.CurationDecision.node_b == node_id))
         latest: dict[tuple[str, str], str] = {}
-        for a, b, d in self.s.execute(q.order_by(m.CurationDecision.id)).all():
+        for a, b, d in self._rows(q.order_by(m.CurationDecision.id)).all():
             latest[(a, b) if a <= b else (b, a)] = d
         return {p for p, d in latest.items() if d in ("accepted", "dismissed", "merged")}
+
+    # ---- bulk writes (graph.bulk): rows already validated, written with executemany -----------------
+    def existing_node_ids(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that name a stored node."""
+        ids = list(set(ids))
+        out: set[str] = set()
+        for i in range(0, len(ids), 900):
+            out.update(self._rows(select(m.Node.id).where(m.Node.id.in_(ids[i:i + 900]))).scalars())
+        return out
+
+    def existing_edges(self, triples: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Those of the (source, type, target) triples that are stored edges."""
+        by_source: dict[str, set[tuple[str, str, str]]] = {}
+        for t in triples:
+            by_source.setdefault(t[0], set()).add(t)
+        sources = list(by_source)
+        out: set[tuple[str, str, str]] = set()
+        for i in range(0, len(sources), 900):
+            q = select(m.Edge.source_id, m.Edge.type, m.Edge.target_id).where(
+                m.Edge.source_id.in_(sources[i:i + 900]))
+            out.update(t for t in map(tuple, self._rows(q).all()) if t in by_source[t[0]])
+        return out
+
+    def _bulk_insert(self, table: str, rows: list[dict[str, Any]], chunk: int = 50_000) -> None:
+        """executemany of ``rows`` (dicts with the same keys). On SQLite the values go through the column
+        types' own bind processing (JSON, datetimes) as SQLAlchemy would, but straight to the driver:
+        empty JSON values, and values repeated by identity (one timestamp, one provenance), are converted
+        once, which is most of the cost of a million rows."""
+        from sqlalchemy import insert
+
+        if not rows:
+            return
+        t = m.Base.metadata.tables[table]
+        if self.dialect != "sqlite":
+            stmt = insert(t)
+            for i in range(0, len(rows), chunk):
+                self.s.execute(stmt, rows[i:i + chunk])
+            return
+        dialect = self.s.get_bind().dialect
+        keys = list(rows[0])
+        procs = [t.c[k].type._cached_bind_processor(dialect) for k in keys]
+        sql = f"INSERT INTO {t.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
+
+        def converter(proc):
+            if proc is None:
+                return None
+            memo: dict[int, tuple[Any, Any]] = {}  # id(value) -> (value, converted): value kept alive
+
+            def convert(v: Any) -> Any:
+                if v is None:
+                    return proc(v)
+                if isinstance(v, (dict, list)) and not v:
+                    v = {} if isinstance(v, dict) else []
+                    key = -1 if isinstance(v, dict) else -2
+                else:
+                    key = id(v)
+                hit = memo.get(key)
+                if hit is not None and (key < 0 or hit[0] is v):
+                    return hit[1]
+                out = proc(v)
+                if key < 0 or len(memo) < 64:
+                    memo[key] = (v, out)
+                return out
+
+            return convert
+
+        convs = [converter(p) for p in procs]
+        cur = self.s.connection().connection.driver_connection.cursor()
+        try:
+            for i in range(0, len(rows), chunk):
+                part = rows[i:i + chunk]
+                cols = []
+                for k, conv in zip(keys, convs):
+                    vals = [row[k] for row in part]
+                    cols.append(vals if conv is None else list(map(conv, vals)))
+                cur.executemany(sql, zip(*cols))
+        finally:
+            cur.close()
+
+    def insert_nodes_bulk(self, rows: list[dict[str, Any]]) -> None:
+        """Insert node rows (every column given). On SQLite the keyword index is filled in one statement
+        after the rows instead of by the per-row trigger."""
+        if not rows:
+            return
+        if self.dialect != "sqlite":
+            self._bulk_insert("nodes", rows)
+            return
+        # DDL is transactional in SQLite: if anything fails, the rollback restores the trigger too
+        first = self.s.scalar(text("SELECT coalesce(max(rowid), 0) FROM nodes"))
+        self.s.execute(text("DROP TRIGGER nodes_fts_ai"))
+        self._bulk_insert("nodes", rows)
+        self.s.execute(text("INSERT INTO nodes_fts(rowid, title, description) "
+                            "SELECT rowid, title, description FROM nodes WHERE rowid > :first"), {"first": first})
+        self.s.execute(text(_FTS_INSERT_TRIGGER))
+
+    def insert_edges_bulk(self, rows: list[dict[str, Any]]) -> None:
+        """Insert edge rows (source_id, target_id, type, attrs, source, created_at), ids assigned in order."""
+        self._bulk_insert("edges", rows)
+
+    def insert_measurements_bulk(self, rows: list[dict[str, Any]]) -> None:
+        self._bulk_insert("measurements", rows)
+
+    def insert_embeddings_bulk(self, rows: list[dict[str, Any]]) -> None:
+        """Insert embedding rows (node_id, model, text_hash, dim, vector, created_at) for nodes that have none."""
+        self._bulk_insert("embeddings", rows)
+
+    def tune_for_bulk(self) -> None:
+        """A larger page cache for this connection: a million index entries inserted in one transaction
+        otherwise thrash SQLite's default 2 MB cache."""
+        if self.dialect == "sqlite":
+            self.s.execute(text("PRAGMA cache_size=-262144"))  # 256 MiB
 
     # ---- integrity & backup ----------------------------------------------------------------------
     # Whole-table reads and writes for graph.backup, and the queries behind graph.integrity.check.
@@ -479,13 +706,13 @@ class Tx:
         """(id, kind, status) of nodes whose kind or status is not among those given."""
         q = select(m.Node.id, m.Node.kind, m.Node.status).where(
             or_(m.Node.kind.not_in(list(kinds)), m.Node.status.not_in(list(statuses)))).order_by(m.Node.id)
-        return [tuple(x) for x in self.s.execute(q).all()]
+        return [tuple(x) for x in self._rows(q).all()]
 
     def measurements_outside(self, err_kinds: Iterable[str]) -> list[tuple[int, str, str]]:
         """(id, node id, err_kind) of measurements whose err_kind is set but not among those given."""
         q = select(m.Measurement.id, m.Measurement.node_id, m.Measurement.err_kind).where(
             m.Measurement.err_kind.is_not(None), m.Measurement.err_kind.not_in(list(err_kinds)))
-        return [tuple(x) for x in self.s.execute(q.order_by(m.Measurement.id)).all()]
+        return [tuple(x) for x in self._rows(q.order_by(m.Measurement.id)).all()]
 
     def orphan_rows(self) -> dict[str, list[tuple[Any, ...]]]:
         """Rows that point at a node that does not exist, by table: measurements (id, node id),

@@ -1,15 +1,19 @@
 """The graph's one API: what the CLI, the app and the engine call. Each write is one transaction."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db.store import Store
-from graph import core, exchange
-from graph.documents import ParsedDocument
-from graph.ingest import IngestReport, ingest_document, read_document
+from graph import core
 from graph.records import Edge, Measurement, Node
+
+if TYPE_CHECKING:  # writes, ingest and export import pydantic and the parsers: loaded when first used
+    from graph.bulk import BulkReport
+    from graph.documents import ParsedDocument
+    from graph.ingest import IngestReport
 
 
 class Graph:
@@ -35,6 +39,8 @@ class Graph:
         return self.ingest_documents([parse(text, source, fmt) for text, source in documents])
 
     def ingest_documents(self, documents: list[ParsedDocument]) -> IngestReport:
+        from graph.ingest import IngestReport, ingest_document
+
         def body(tx) -> IngestReport:
             report = IngestReport()  # a fresh report for each attempt
             for doc in documents:
@@ -44,9 +50,23 @@ class Graph:
         return self.store.run_in_transaction(body)
 
     def ingest_paths(self, paths: list[str | Path], fmt: str = "auto") -> IngestReport:
+        from graph.ingest import read_document
+
         return self.ingest_texts([(read_document(p), Path(p).name) for p in paths], fmt)
 
+    def bulk_load(self, nodes: Iterable[dict[str, Any]] = (), edges: Iterable[Any] = (), *,
+                  provenance: dict | None = None, parse_text: bool = True) -> BulkReport:
+        """Many nodes and edges at once, checked by the same rules as :meth:`add_node` and :meth:`link`,
+        written with bulk inserts in one transaction; all or nothing (see :mod:`graph.bulk`)."""
+        from graph import bulk
+
+        nodes, edges = list(nodes), list(edges)
+        return self.store.run_in_transaction(
+            lambda tx: bulk.load(tx, nodes, edges, provenance=provenance, parse_text=parse_text))
+
     def import_json(self, data: Any) -> tuple[int, int]:
+        from graph import exchange
+
         return self.store.run_in_transaction(lambda tx: exchange.import_json(tx, data))
 
     # ---- reads -------------------------------------------------------------------------------
@@ -77,24 +97,31 @@ class Graph:
                     "edges": dict(sorted(tx.count_edges_by_type().items()))}
 
     def export_json(self) -> dict[str, Any]:
+        from graph import exchange
+
         with self.store.read() as tx:
             return exchange.export_json(tx)
 
     def export_graphml(self) -> str:
+        from graph import exchange
+
         with self.store.read() as tx:
             return exchange.export_graphml(tx)
 
     def export_csv_zip(self) -> bytes:
+        from graph import exchange
+
         with self.store.read() as tx:
             return exchange.export_csv_zip(tx)
 
     # ---- app queries (what the Streamlit explorer reads; each bounded, none loads the whole graph) ------
-    def node_page(self, node_id: str) -> NodePage:
+    def node_page(self, node_id: str, per_group: int | None = None) -> NodePage:
         """Everything a node page shows, in one read: the node, its measurements, its neighbourhood
-        ranked by edge count, and its provenance (source papers with their authors, the runs)."""
+        ranked by edge count (the best ``per_group`` of each group loaded; each group's ``size`` says how
+        many there are), and its provenance (source papers with their authors, the runs)."""
         with self.store.read() as tx:
             node = core.require_node(tx, node_id)
-            groups = core.neighbourhood(tx, node_id)
+            groups = core.neighbourhood(tx, node_id, per_group)
             papers = [(n, attrs) for g in groups if g.edge_type == "extracted_from" and g.direction == "out"
                       for n, _, edge_attrs in g.neighbours for attrs in edge_attrs[:1]]
             authors = tx.edge_ends([p.id for p, _ in papers], "authored_by") if papers else {}
@@ -168,8 +195,7 @@ class Graph:
             for _ in range(max(0, hops)):
                 if not frontier or len(seen) >= max_nodes:
                     break
-                new = sorted(tx.neighbour_ids(frontier) - set(seen))
-                new = new[:max_nodes - len(seen)]
+                new = tx.next_hop(frontier, seen, max_nodes - len(seen))
                 seen.extend(new)
                 frontier = new
             nodes = tx.get_nodes(seen)

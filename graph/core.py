@@ -5,16 +5,21 @@ Every function takes a :class:`db.store.Tx`; callers decide where the transactio
 """
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db.store import Tx
 from graph import records as r
 from graph.ids import base_id, normalize_title, suffixed_id
-from graph.measurements import parse_measurements
-from graph.schemas import EdgeIn, MeasurementIn, NodeIn, validate
 from graph.vocabulary import check_edge
+
+if TYPE_CHECKING:
+    from graph.schemas import NodeIn
+
+# graph.schemas (pydantic) and graph.measurements are imported by the writing functions only, so that
+# reading a node (``findings show``) does not pay for them.
 
 
 def new_node_id(tx: Tx, kind: str, title: str, preferred: str | None = None) -> str:
@@ -37,6 +42,9 @@ def create_node(tx: Tx, node: NodeIn | dict, *, node_id: str | None = None, pref
     Measurements stated in the title or description (``IIA of 0.997±0.001``) are parsed into rows
     unless the caller gives measurements explicitly.
     """
+    from graph.measurements import parse_measurements
+    from graph.schemas import NodeIn, validate
+
     if not isinstance(node, NodeIn):
         node = validate(NodeIn, node)
     if node_id is None:
@@ -66,6 +74,8 @@ def require_node(tx: Tx, node_id: str) -> r.Node:
 def add_edge(tx: Tx, source_id: str, edge_type: str, target_id: str, attrs: dict | None = None,
              source: dict | None = None, *, merge_attrs: bool = False) -> tuple[r.Edge, bool]:
     """Add a vocabulary-checked edge; return it and whether it is new (an existing one is kept)."""
+    from graph.schemas import EdgeIn, validate
+
     edge = validate(EdgeIn, {"source": source_id, "type": edge_type, "target": target_id, "attrs": attrs or {}})
     src = require_node(tx, edge.source)
     dst = require_node(tx, edge.target)
@@ -87,34 +97,55 @@ class NeighbourGroup:
     direction: str
     count: int  # edges in the group
     neighbours: list[tuple[r.Node, int, list[dict[str, Any]]]] = field(default_factory=list)
-    # (node, edges tying it to the centre, attrs of those edges)
+    # (node, edges tying it to the centre, attrs of those edges), best first
+    size: int = 0  # distinct neighbours in the group (more than ``neighbours`` holds when it was cut)
 
 
-def neighbourhood(tx: Tx, node_id: str) -> list[NeighbourGroup]:
+def neighbourhood(tx: Tx, node_id: str, per_group: int | None = None) -> list[NeighbourGroup]:
     """Neighbours grouped by edge type and direction; groups and their members ranked by edge count.
 
     A neighbour's rank inside a group is the number of edges (of any type) that tie it to the centre,
-    so a paper that is both cited and co-authored sorts above one tied once.
+    so a paper that is both cited and co-authored sorts above one tied once (then by title, then id).
+    Ranking needs only each neighbour's id and title; with ``per_group`` only the best that many per
+    group are loaded whole, with their edge attrs (a popular author or category has thousands of
+    neighbours; a page shows a few).
     """
     require_node(tx, node_id)
-    views = tx.edges_of(node_id)
+    full = per_group is None
+    ends = tx.edge_ends_of(node_id, with_attrs=full)
     ties: dict[str, int] = defaultdict(int)
-    for v in views:
-        ties[v.node.id] += 1
-    groups: dict[tuple[str, str], NeighbourGroup] = {}
-    members: dict[tuple[str, str], dict[str, tuple[r.Node, list[dict]]]] = defaultdict(dict)
-    for v in views:
-        key = (v.edge.type, v.direction)
-        g = groups.setdefault(key, NeighbourGroup(v.edge.type, v.direction, 0))
-        g.count += 1
-        node, attrs = members[key].setdefault(v.node.id, (v.node, []))
-        attrs.append(v.edge.attrs)
-    for key, g in groups.items():
-        g.neighbours = sorted(
-            ((n, ties[n.id], a) for n, a in members[key].values()),
-            key=lambda t: (-t[1], t[0].title.lower(), t[0].id),
-        )
-    return sorted(groups.values(), key=lambda g: (-g.count, g.edge_type, g.direction))
+    for e in ends:
+        ties[e[3]] += 1
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    members: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # group -> neighbour id -> title
+    for e in ends:
+        key = (e[1], e[2])
+        counts[key] += 1
+        members[key][e[3]] = e[4]
+
+    def rank(t: tuple[str, str]) -> tuple[int, str, str]:
+        return -ties[t[0]], t[1].lower(), t[0]
+
+    shown: dict[tuple[str, str], list[str]] = {}
+    for key, group in members.items():
+        best = sorted(group.items(), key=rank) if full else heapq.nsmallest(per_group, group.items(), key=rank)
+        shown[key] = [nid for nid, _ in best]
+    # the attrs of each shown neighbour's edges in the group, in edge order
+    attrs: dict[tuple[str, str, str], list[tuple[int, dict]]] = defaultdict(list)
+    if full:
+        for e in ends:
+            attrs[(e[1], e[2], e[3])].append((e[0], dict(e[5] or {})))
+    else:
+        for k, t, d, other, a in tx.edge_attrs_between(node_id, {n for ids in shown.values() for n in ids}):
+            attrs[(t, d, other)].append((k, a))
+    nodes = tx.get_nodes({n for ids in shown.values() for n in ids})
+    groups = []
+    for key, ids in shown.items():
+        g = NeighbourGroup(key[0], key[1], counts[key], size=len(members[key]))
+        g.neighbours = [(nodes[n], ties[n], [a for _, a in sorted(attrs[(key[0], key[1], n)], key=lambda x: x[0])])
+                        for n in ids]
+        groups.append(g)
+    return sorted(groups, key=lambda g: (-g.count, g.edge_type, g.direction))
 
 
 def show(tx: Tx, node_id: str) -> dict[str, Any]:
@@ -133,9 +164,11 @@ def show(tx: Tx, node_id: str) -> dict[str, Any]:
                                                           "split", "dataset", "method")}
             for m in tx.measurements_of(node.id)
         ],
-        "edges": [v.to_dict() for v in tx.edges_of(node.id)],
+        "edges": [b.to_dict() for b in tx.edge_briefs(node.id)],
     }
 
 
 def validate_measurement(data: dict) -> r.Measurement:
+    from graph.schemas import MeasurementIn, validate
+
     return r.Measurement(**validate(MeasurementIn, data).model_dump())

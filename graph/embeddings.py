@@ -29,6 +29,7 @@ _MODELS: dict[str, Any] = {}
 _GENERIC_DIRS = {"model", "models", "snapshot", "snapshots", "main", "latest", "final", "checkpoint"}
 # Texts per write transaction: long embedding work is committed as it goes and can be resumed.
 _CHUNK = 512
+FEW_TEXTS = 4  # encode() runs this many texts or fewer on one torch thread
 
 
 @dataclass
@@ -107,8 +108,20 @@ def encode(texts: list[str], model: str | None = None, batch_size: int = 64, pro
     st = load_model(model)
     if not texts:
         return np.zeros((0, st.get_sentence_embedding_dimension() or 0), dtype=np.float32)
-    vecs = st.encode(list(texts), batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True,
-                     normalize_embeddings=True)
+    import torch
+
+    # A query or a new node is a few short texts: one thread does that in ~15 ms, while two threads that
+    # must wait for each other on a shared machine took 50-300 ms. Batches keep every thread.
+    threads = torch.get_num_threads()
+    few = len(texts) <= FEW_TEXTS and threads > 1
+    if few:
+        torch.set_num_threads(1)
+    try:
+        vecs = st.encode(list(texts), batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True,
+                         normalize_embeddings=True)
+    finally:
+        if few:
+            torch.set_num_threads(threads)
     vecs = np.ascontiguousarray(vecs, dtype=np.float32)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     return vecs / np.where(norms > 0, norms, 1.0).astype(np.float32)

@@ -69,3 +69,25 @@ class EdgeView:
             "node": self.node.brief(),
             "attrs": self.edge.attrs,
         }
+
+
+@dataclass
+class EdgeBrief:
+    """An edge seen from one of its ends, with only the id, kind, title and status of the other end."""
+
+    edge_id: int
+    type: str
+    direction: str  # "out" | "in"
+    attrs: dict[str, Any]
+    node_id: str  # the other end
+    node_kind: str
+    node_title: str
+    node_status: str
+
+    def to_dict(self) -> dict[str, Any]:  # the shape of EdgeView.to_dict
+        return {
+            "type": self.type,
+            "direction": self.direction,
+            "node": {"id": self.node_id, "kind": self.node_kind, "title": self.node_title},
+            "attrs": self.attrs,
+        }

@@ -344,7 +344,9 @@ def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, li
     scores[idx.pos[node_id]] = -np.inf
     order, top = top_above(scores, threshold)
     with graph.store.read() as tx:
-        typed, listed = _relations(tx.edge_triples(node_id))
+        # the edges that can rule a close node out, and the pairs a source listed: not all of a hub's edges
+        typed, listed = _relations(tx.edge_triples_between(node_id, [idx.ids[i] for i in order])
+                                   + tx.edge_triples_of_type(node_id, "listed_similar"))
         decided = tx.decided_pairs(node_id)
         out: list[Match] = []
         seen: set[str] = set()
@@ -395,12 +397,15 @@ def candidate_pairs(graph: Graph, threshold: float = DEFAULT_THRESHOLD,
         rows = np.array([i for i, nid in enumerate(idx.ids)
                          if nid in kinds and kinds[nid][1] != "merged" and (kind is None or kinds[nid][0] == kind)],
                         dtype=np.int64)
-        typed, listed = _relations(tx.edge_triples())
         decided = tx.decided_pairs()
     if len(rows) < 2:
         return []
     cut = max(threshold, duplicate_threshold) if duplicates_only else threshold
     i, j, s = pairs_above(idx.matrix[rows], cut, block=block, precision=precision)
+    # only edges among the nodes of some close pair can rule a pair out: read those, not the whole graph
+    involved = {idx.ids[x] for x in np.unique(rows[np.concatenate([i, j])])}
+    with graph.store.read() as tx:
+        typed, listed = _relations(tx.edge_triples_among(involved))
     order = np.lexsort((j, i, -s))
     found: list[tuple[str, str, float]] = []
     for k in order:
@@ -425,6 +430,8 @@ def candidate_pairs(graph: Graph, threshold: float = DEFAULT_THRESHOLD,
 def semantic_search(graph: Graph, text: str, kind: str | None = None, limit: int = 20,
                     model: str | None = None) -> list[tuple[Node, float]]:
     """Nodes ranked by cosine to ``text`` (merged nodes left out); compares against the stored vectors."""
+    import numpy as np
+
     if not text.strip():
         raise ValueError("the search text is empty")
     idx = vector_index(graph, model)
@@ -432,11 +439,18 @@ def semantic_search(graph: Graph, text: str, kind: str | None = None, limit: int
         return []
     q = encode([text], model)[0]
     scores = one_vs_all(idx.matrix, q)
-    order, top = top_above(scores, -2.0)
+    step = max(4 * limit, 64)
+    # rank only the best ``step`` (and any tied with the last of them) unless those run out: sorting all
+    # of 100k scores costs more than the product that made them
+    cut = float(np.partition(scores, len(scores) - step)[len(scores) - step]) if len(scores) > step else -2.0
+    order, top = top_above(scores, cut)
     out: list[tuple[Node, float]] = []
     with graph.store.read() as tx:
-        step = max(4 * limit, 64)
-        for start in range(0, len(order), step):
+        for start in range(0, len(idx.ids), step):
+            if start >= len(order):
+                if len(order) == len(scores):
+                    break
+                order, top = top_above(scores, -2.0)
             ids = [idx.ids[i] for i in order[start:start + step]]
             nodes = tx.get_nodes(ids)
             for nid, score in zip(ids, top[start:start + step]):

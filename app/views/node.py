@@ -16,7 +16,7 @@ def node_page() -> None:
         _pick_node(g)
         return
     try:
-        page = g.node_page(node_id)
+        page = g.node_page(node_id, per_group=MAX_PER_GROUP)
     except ValueError as exc:
         c.show_error(exc)
         st.page_link("views/search.py", label="Search the graph", icon=":material/search:")
@@ -142,8 +142,8 @@ def _neighbourhood(groups) -> None:
             extra = f"{ties} edges: " + ", ".join(ties_by_node[node.id]) if ties > 1 else ""
             attrs_text = c.attrs_caption(attrs)
             c.node_summary(node, extra=" · ".join(x for x in (extra, attrs_text) if x), description=False)
-        if len(grp.neighbours) > MAX_PER_GROUP:
-            st.caption(f"and {len(grp.neighbours) - MAX_PER_GROUP} more (open the graph view)")
+        if grp.size > MAX_PER_GROUP:
+            st.caption(f"and {grp.size - MAX_PER_GROUP} more (open the graph view)")
 
 
 def _similar(g, node) -> None:
