@@ -399,8 +399,11 @@ def import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., metavar="FIL
 
 # ---- command groups that live in app/commands (each imports its heavy libraries lazily) --------
 def _register_command_groups() -> None:
-    from app.commands import appcmd, reliability, similarity
+    from app.commands import appcmd, boundless, reliability, similarity
+    from app.commands.run import run_app
 
+    boundless.register(run_app)
+    app.add_typer(run_app, name="run")
     appcmd.register(app)
     similarity.register(app)
     reliability.register(app)

@@ -5,7 +5,8 @@ device, times, status). Each quantitative result becomes a finding with one meas
 ``produced_by`` → run, and, where the graph holds a published finding of the same metric, method,
 split and conditions, an edge ``replicates`` or ``fails_to_replicate`` → that finding, with both
 numbers and the rule in the edge's attrs. A result that agrees with a published finding ``supports``
-each claim that finding supports; one that disagrees ``contradicts`` it.
+each claim that finding supports; one that disagrees ``contradicts`` it, unless it differs on the
+claim's side (e.g. a lower divergence than published), which still supports it.
 
 Replication rule: agree when |Δ| ≤ 2·√(e_run² + e_pub²), the errors being the stated uncertainties
 (SEM for the published synthetic numbers and for ours), i.e. the two values lie within about two
@@ -147,6 +148,16 @@ def verdict(run_value: float, run_err: float | None, pub_value: float, pub_err: 
     }
 
 
+def _stance(v: dict[str, Any], meas: Measurement) -> str:
+    """A result that agrees supports the published finding's claim; one that disagrees contradicts it,
+    unless it differs on the claim's own side (a lower divergence, a higher accuracy than published):
+    that fails to replicate the number but still supports the claim."""
+    if v["agrees"] or meas.higher_is_better is None:
+        return "supports" if v["agrees"] else "contradicts"
+    better = v["run_value"] > v["published_value"] if meas.higher_is_better else v["run_value"] < v["published_value"]
+    return "supports" if better else "contradicts"
+
+
 def published_matches(tx: Tx, meas: Measurement, exclude: set[str]) -> list[tuple[Node, Measurement]]:
     """Published findings (not produced by a run) measuring the same thing under the same conditions."""
     out = []
@@ -169,9 +180,10 @@ def _replicate(tx: Tx, fid: str, meas: Measurement, run_id: str) -> list[dict[st
         edge_type = "replicates" if v["agrees"] else "fails_to_replicate"
         attrs = {k: v[k] for k in v if k != "agrees"} | {"metric": meas.metric}
         core.add_edge(tx, fid, edge_type, pub.id, attrs, {"run": run_id})
+        stance = _stance(v, meas)
         for view in tx.edges_of(pub.id):
             if view.direction == "out" and view.edge.type == "supports" and view.node.kind == "claim":
-                stance = "supports" if v["agrees"] else "contradicts"
-                core.add_edge(tx, fid, stance, view.node.id, {"via": pub.id}, {"run": run_id})
+                core.add_edge(tx, fid, stance, view.node.id, {"via": pub.id, "replication": edge_type},
+                              {"run": run_id})
         verdicts.append({"finding": fid, "published": pub.id, "edge": edge_type, **attrs})
     return verdicts

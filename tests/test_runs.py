@@ -76,3 +76,10 @@ def test_a_failing_run_is_marked_failed_with_no_findings(seeded_graph):
     (run,) = seeded_graph.nodes(kind="run")
     assert run.attrs["status"] == "failed" and "diverged" in run.attrs["error"]
     assert seeded_graph.stats()["nodes"].get("finding", 0) == before
+
+
+def test_differing_on_the_claims_side_fails_to_replicate_but_supports(seeded_graph):
+    h = _record(seeded_graph, [_result(0.002, 0.0001, metric="EMD", higher_is_better=False,
+                                       conditions={**CL_IIA["conditions"], "measure": "sinkhorn_divergence"})])
+    types = {e["type"] for e in seeded_graph.show(h.report["findings"][0])["edges"]}
+    assert "fails_to_replicate" in types and "supports" in types and "contradicts" not in types

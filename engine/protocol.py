@@ -1,0 +1,280 @@
+"""The transfer protocol on the synthetic task (Grant, Han, Tartaglini & Potts, arXiv 2511.04638).
+
+For each seed: draw training data (100 samples per class) and an independent held-out draw, train one
+10-class probed MLP on the training draw (shared by both tasks of the partition and by every loss and
+map). For each direction (task1→task2, task2→task1): draw training interventions on the first task, train
+an alignment map (:mod:`engine.training`), then measure it on held-out interventions of the same task
+("train") and of the other task ("cross"): IIA, the debiased Sinkhorn divergence and the exact EMD between
+intervened and native vectors on the causal coordinates (:mod:`engine.metrics`). Summaries are mean ± SEM
+over seeds × directions.
+
+Determinism: every random draw comes from a seed derived from (seed, purpose, task/direction), and every
+job runs with one torch thread, so results do not depend on how many worker processes run them or in which
+order. The map's initial weights depend on (seed, direction) only, so the losses and maps of one seed
+start from the same place.
+
+Parallelism: ``workers > 1`` runs jobs in a process pool (spawned, one torch thread each). Classifiers are
+trained first (one job per seed) and each seed's alignment jobs start as soon as its classifier is ready.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from engine.interventions import MAP_KINDS
+from engine.losses import DEFAULT_CL_WEIGHT, LOSSES
+from engine.metrics import emd_measure, sinkhorn_measure
+from engine.results import EvalResult, RunResult, SyntheticConfig, SyntheticSummary
+from engine.synthetic import PARTITIONS, TASK_ALIASES
+from engine.training import TrainConfig
+
+DIRECTIONS = (("task1", "task2"), ("task2", "task1"))
+SINKHORN_MAX_POINTS = 500
+EMD_MAX_POINTS = 4000
+REFERENCES = ("matched", "task")
+_TASK_INDEX = {"task1": 1, "task2": 2}
+
+
+def make_config(partition: str, loss: str, map_kind: str = "linear", epsilon: float = DEFAULT_CL_WEIGHT,
+                seeds: int | Sequence[int] = 5, k: int = 1, max_epochs: int = 3000, patience: int = 600,
+                samples_per_class: int = 100, n_train_per_variable: int = 500, n_eval_per_variable: int = 500,
+                classifier_max_epochs: int = 1000, classifier_patience: int = 100, eval_every: int = 10,
+                iia_tolerance: float = 0.01, sinkhorn_max_points: int = SINKHORN_MAX_POINTS,
+                emd_max_points: int = EMD_MAX_POINTS, reference: str = "matched") -> SyntheticConfig:
+    """A :class:`SyntheticConfig` with the published protocol as defaults (linear map, ε = 100, 5 seeds)."""
+    if partition not in PARTITIONS:
+        raise ValueError(f"Unknown partition {partition!r}; choose one of {', '.join(PARTITIONS)}.")
+    if loss not in LOSSES:
+        raise ValueError(f"Unknown loss {loss!r}; choose one of {', '.join(LOSSES)}.")
+    if map_kind not in MAP_KINDS:
+        raise ValueError(f"Unknown map {map_kind!r}; choose one of {', '.join(MAP_KINDS)}.")
+    if reference not in REFERENCES:
+        raise ValueError(f"Unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}.")
+    seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+    if not seed_list:
+        raise ValueError("At least one seed is needed.")
+    train = TrainConfig(loss=loss, cl_weight=float(epsilon), k=k, max_epochs=max_epochs, patience=patience,
+                        eval_every=eval_every, iia_tolerance=iia_tolerance)
+    return SyntheticConfig(partition=partition, train=train, map_kind=map_kind, seeds=seed_list,
+                           samples_per_class=samples_per_class, n_train_per_variable=n_train_per_variable,
+                           n_eval_per_variable=n_eval_per_variable, classifier_max_epochs=classifier_max_epochs,
+                           classifier_patience=classifier_patience,
+                           sinkhorn=sinkhorn_measure(sinkhorn_max_points), emd=emd_measure(emd_max_points),
+                           reference=reference)
+
+
+def derive_seed(*parts: int) -> int:
+    """A 31-bit seed from a tuple of ints (numpy SeedSequence)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def task_label(partition: str, task: str) -> str:
+    alias = TASK_ALIASES.get((partition, task))
+    return f"{task} ({alias})" if alias else task
+
+
+@dataclass(frozen=True)
+class _ClassifierKey:
+    seed: int
+    samples_per_class: int
+    max_epochs: int
+    patience: int
+
+
+def _classifier_key(config: SyntheticConfig, seed: int) -> _ClassifierKey:
+    return _ClassifierKey(seed, config.samples_per_class, config.classifier_max_epochs, config.classifier_patience)
+
+
+class _OneThread:
+    """Run a block with one torch thread (restored afterwards): results then do not depend on the caller."""
+
+    def __enter__(self):
+        import torch
+
+        self._threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self._threads)
+
+
+def _classifier_job(key: _ClassifierKey):
+    from engine.synthetic import make_data, train_classifier
+
+    with _OneThread():
+        data = make_data(key.seed, key.samples_per_class, stream=0)
+        model, info = train_classifier(data, key.seed, max_epochs=key.max_epochs, patience=key.patience)
+        return key, model.state_dict(), info
+
+
+def evaluate_alignment(classifier, align_map, eval_set, natives, k: int, task: str, y_values: tuple[int, ...],
+                       sinkhorn_max_points: int | None, emd_max_points: int | None, subsample_seed: int,
+                       reference: str = "matched") -> EvalResult:
+    """Measure a trained map on one task's interventions: IIA, no-op IIA, Sinkhorn divergence, exact EMD.
+
+    Divergences compare the intervened vectors h̃[:, :2] (the causal coordinates) with native vectors:
+    ``reference="matched"`` — each intervention's class-matched native reference (``eval_set.reference``;
+    subsampling keeps the pairs together, so class counts stay equal); ``reference="task"`` — all the task's
+    native vectors natives (N, D), subsampled independently. Sets larger than a measure's ``max_points`` are
+    subsampled deterministically. ``native_floor_emd`` is the exact EMD between two independent native
+    draws with the same class counts (the matched references and a second draw): what native data scores.
+    """
+    import torch
+
+    from engine.interventions import swap, variable_mask
+    from engine.metrics import exact_emd, iia, sinkhorn_divergence, subsample
+    from engine.synthetic import N_CAUSAL
+
+    if reference not in REFERENCES:
+        raise ValueError(f"Unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}.")
+    with torch.no_grad():
+        w, w_inv = align_map.matrices()
+        mask = variable_mask(eval_set.variable, eval_set.base.shape[1], k)
+        h = swap(eval_set.base, eval_set.source, mask, w, w_inv)
+        accuracy = iia(classifier(h), eval_set.target)
+        noop = iia(classifier(eval_set.base), eval_set.target)
+    inter = h[:, :N_CAUSAL].double().numpy()
+    matched = eval_set.reference[:, :N_CAUSAL].double().numpy()
+    matched2 = eval_set.reference2[:, :N_CAUSAL].double().numpy()
+    if reference == "matched":
+        native, native_seed = matched, subsample_seed  # same rows on both sides
+    else:
+        native, native_seed = natives[:, :N_CAUSAL].double().numpy(), subsample_seed + 1
+    s_int = subsample(inter, sinkhorn_max_points, seed=subsample_seed)
+    s_nat = subsample(native, sinkhorn_max_points, seed=native_seed)
+    e_int = subsample(inter, emd_max_points, seed=subsample_seed)
+    e_nat = subsample(native, emd_max_points, seed=native_seed)
+    floor = exact_emd(subsample(matched, emd_max_points, seed=subsample_seed),
+                      subsample(matched2, emd_max_points, seed=subsample_seed))
+    return EvalResult(task=task, y_values=tuple(y_values), n_interventions=len(eval_set), iia=accuracy,
+                      noop_iia=noop, sinkhorn_divergence=sinkhorn_divergence(s_int, s_nat),
+                      exact_emd=exact_emd(e_int, e_nat), native_floor_emd=floor,
+                      n_points_sinkhorn=(len(s_int), len(s_nat)), n_points_emd=(len(e_int), len(e_nat)))
+
+
+def _alignment_job(config: SyntheticConfig, seed: int, direction: tuple[str, str], classifier_state,
+                   classifier_val_accuracy: float) -> RunResult:
+    from engine.interventions import make_map
+    from engine.synthetic import DIM, load_classifier, make_data, make_interventions, partition_tasks
+    from engine.training import train_alignment
+
+    start = time.perf_counter()
+    with _OneThread():
+        tasks = partition_tasks(config.partition)
+        src, dst = direction
+        train_data = make_data(seed, config.samples_per_class, stream=0)
+        eval_data = make_data(seed, config.samples_per_class, center=train_data.center, stream=1)
+        train_natives = train_data.subset(tasks[src])
+        train_set = make_interventions(train_natives, config.n_train_per_variable,
+                                       seed=derive_seed(seed, 1, _TASK_INDEX[src]))
+        classifier = load_classifier(classifier_state)
+        dir_index = DIRECTIONS.index(direction)
+        align_map = make_map(config.map_kind, DIM, seed=derive_seed(seed, 2, dir_index))
+        outcome = train_alignment(classifier, align_map, train_set, config.train, selection_seed=derive_seed(seed, 5, _TASK_INDEX[src]))
+        evals = {}
+        for task in (src, dst):
+            natives = eval_data.subset(tasks[task])
+            eval_set = make_interventions(natives, config.n_eval_per_variable,
+                                          seed=derive_seed(seed, 3, _TASK_INDEX[task]))
+            evals[task] = evaluate_alignment(
+                classifier, outcome.align_map, eval_set, natives.features, config.k,
+                task_label(config.partition, task), tasks[task], config.sinkhorn.max_points,
+                config.emd.max_points, subsample_seed=derive_seed(seed, 4, _TASK_INDEX[task]),
+                reference=config.reference)
+    return RunResult(seed=seed, direction=f"{src}->{dst}", train=evals[src], cross=evals[dst],
+                     epochs=outcome.epochs, chosen_epoch=outcome.chosen.epoch,
+                     chosen_train_iia=outcome.chosen.train_iia,
+                     chosen_train_divergence=outcome.chosen.divergence, stopped_early=outcome.stopped_early,
+                     classifier_val_accuracy=classifier_val_accuracy,
+                     duration_s=round(time.perf_counter() - start, 3))
+
+
+def _pool_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_synthetic_many(configs: Iterable[SyntheticConfig], workers: int = 1,
+                       progress: bool = True) -> list[SyntheticSummary]:
+    """Run several configs, sharing each seed's classifier among them. Returns one summary per config.
+
+    ``wall_time_s`` of each summary is the wall time of this whole call.
+    """
+    from tqdm.auto import tqdm
+
+    configs = list(configs)
+    if workers < 1:
+        raise ValueError("workers must be at least 1.")
+    start = time.perf_counter()
+    keys = sorted({_classifier_key(c, s) for c in configs for s in c.seeds}, key=lambda k: (k.seed, k.samples_per_class))
+    jobs_by_key = {key: [(i, c, key.seed, d) for i, c in enumerate(configs) for d in DIRECTIONS
+                         if key.seed in c.seeds and _classifier_key(c, key.seed) == key] for key in keys}
+    # longest jobs first inside a seed: divergence-selected losses run longer than DAS
+    for jobs in jobs_by_key.values():
+        jobs.sort(key=lambda j: (j[1].loss == "das", j[1].map_kind))
+    results: dict[int, list[RunResult]] = {i: [] for i in range(len(configs))}
+    val_acc: dict[int, float] = {}
+    total = len(keys) + sum(len(j) for j in jobs_by_key.values())
+    bar = tqdm(total=total, desc="synthetic runs", disable=not progress, file=sys.stderr)
+
+    if workers == 1:
+        for key in keys:
+            _, state, info = _classifier_job(key)
+            val_acc[key.seed] = info.val_accuracy
+            bar.update(1)
+            for i, c, seed, d in jobs_by_key[key]:
+                results[i].append(_alignment_job(c, seed, d, state, info.val_accuracy))
+                bar.update(1)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pool_init) as pool:
+            pending = {pool.submit(_classifier_job, key): ("clf", None) for key in keys}
+            try:
+                while pending:
+                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        kind, index = pending.pop(fut)
+                        if kind == "clf":
+                            key, state, info = fut.result()
+                            val_acc[key.seed] = info.val_accuracy
+                            for i, c, seed, d in jobs_by_key[key]:
+                                pending[pool.submit(_alignment_job, c, seed, d, state, info.val_accuracy)] = ("run", i)
+                        else:
+                            results[index].append(fut.result())
+                        bar.update(1)
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+    bar.close()
+    wall = time.perf_counter() - start
+    summaries = []
+    for i, c in enumerate(configs):
+        runs = sorted(results[i], key=lambda r: (r.seed, r.direction))
+        summaries.append(SyntheticSummary(config=c, runs=runs, wall_time_s=round(wall, 2),
+                                          classifier_val_accuracy={s: val_acc[s] for s in c.seeds}))
+    return summaries
+
+
+def run_synthetic(config: SyntheticConfig, workers: int = 1, progress: bool = True) -> SyntheticSummary:
+    """Run one config: seeds × both directions. Returns the summary (mean ± SEM over runs)."""
+    return run_synthetic_many([config], workers=workers, progress=progress)[0]
+
+
+def grid_configs(partitions: Sequence[str], losses: Sequence[str] = LOSSES, maps: Sequence[str] = ("linear",),
+                 **kwargs) -> list[SyntheticConfig]:
+    """Configs for every partition × loss × map (keyword arguments go to :func:`make_config`)."""
+    return [make_config(p, loss, m, **kwargs) for p in partitions for m in maps for loss in losses]
+
+
+def with_seeds(config: SyntheticConfig, seeds: Sequence[int]) -> SyntheticConfig:
+    return replace(config, seeds=tuple(seeds))
