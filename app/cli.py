@@ -138,7 +138,7 @@ def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
     if data["measurements"]:
         typer.echo("\nmeasurements:")
         for m in data["measurements"]:
-            err = f" ± {m['err']:g}" + (f" ({m['err_kind']})" if m["err_kind"] else "") if m["err"] is not None else ""
+            err = f" ± {m['err']:.2g}" + (f" ({m['err_kind']})" if m["err_kind"] else "") if m["err"] is not None else ""
             extra = ", ".join(f"{k}={m[k]}" for k in ("split", "dataset", "method", "n") if m.get(k) is not None)
             cond = f" {json.dumps(m['conditions'])}" if m["conditions"] else ""
             typer.echo(f"  {m['metric']} = {m['value']:g}{err}" + (f"  [{extra}]" if extra else "") + cond)
@@ -146,7 +146,11 @@ def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
         typer.echo("\nedges:")
         for e in data["edges"]:
             arrow = "→" if e["direction"] == "out" else "←"
-            score = f" (score {e['attrs']['score']})" if "score" in e.get("attrs", {}) else ""
+            a = e.get("attrs", {})
+            score = f" (score {a['score']})" if "score" in a else ""
+            if "published_value" in a:
+                score = (f" (run {a['run_value']:.4g}±{a['run_err'] or 0:.2g} vs published {a['published_value']:.4g}"
+                         f"±{a['published_err'] or 0:.2g}, z={a['z']}; rule {a['rule']})")
             typer.echo(f"  {arrow} {e['type']}: [{e['node']['kind']}] {e['node']['title']}  ({e['node']['id']}){score}")
 
 

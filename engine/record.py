@@ -110,12 +110,12 @@ SYNTHETIC_METRICS = (
 
 
 def fmt_pm(value: float, err: float | None) -> str:
-    """``0.9988±0.0005``: the value rounded to the first significant digit of its error."""
+    """``0.9966±0.0012``: the error to two significant digits, the value to the same decimal place."""
     import math
 
     if err is None or err <= 0 or not math.isfinite(err):
         return f"{value:.4g}"
-    decimals = max(0, -math.floor(math.log10(err)))
+    decimals = max(0, 1 - math.floor(math.log10(err)))
     return f"{value:.{decimals}f}±{err:.{decimals}f}"
 
 
