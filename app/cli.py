@@ -403,7 +403,7 @@ def import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., metavar="FIL
 
 # ---- command groups that live in app/commands (each imports its heavy libraries lazily) --------
 def _register_command_groups() -> None:
-    from app.commands import appcmd, boundless, reliability, similarity
+    from app.commands import appcmd, boundless, reliability, similarity, sweep
     from app.commands.run import run_app
 
     boundless.register(run_app)
@@ -411,6 +411,7 @@ def _register_command_groups() -> None:
     appcmd.register(app)
     similarity.register(app)
     reliability.register(app)
+    sweep.register(app)
 
 
 _register_command_groups()

@@ -198,9 +198,17 @@ def _alignment_job(config: SyntheticConfig, seed: int, direction: tuple[str, str
 
 
 def _pool_init() -> None:
+    """One thread per worker for torch and for numpy/scipy's BLAS: the workers already fill the cores, and
+    threaded OpenBLAS made the divergence's L-BFGS-B steps many times slower on a loaded machine."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    global _BLAS_LIMIT
+    _BLAS_LIMIT = threadpool_limits(limits=1)
+
+
+_BLAS_LIMIT = None  # kept alive for the worker's lifetime
 
 
 def run_synthetic_many(configs: Iterable[SyntheticConfig], workers: int = 1,

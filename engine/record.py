@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("findings-explorer", "torch", "numpy", "pot", "transformers", "sentence-transformers", "sqlalchemy")
 
 
+@lru_cache(maxsize=1)
 def code_version() -> str | None:
     """The git commit of the project checkout (with ``+dirty`` when it has local changes), if any."""
     try:

@@ -1,0 +1,155 @@
+"""``findings sweep``: the grid, the local and Ray backends (same numbers), resuming, and failing cells.
+
+The sweeps here use tiny synthetic settings (a few epochs, a dozen samples per class): the numbers are not
+meaningful, only that both backends give the same ones. The Ray test starts a local Ray instance with 2 CPUs
+bound to 127.0.0.1; it is skipped only where Ray is not installed and CI is unset.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from engine.sweep import FAIL_HOOK_ENV, expand, format_report, parse_spec, plan_sweep, run_sweep
+
+TINY = {"max_epochs": 20, "patience": 10, "samples_per_class": 12, "train_interventions": 30,
+        "eval_interventions": 30, "classifier_epochs": 15}
+SMALL = {"task": "synthetic", "grid": {"partition": ["og_holdouts"], "loss": ["das", "das+cl"], "epsilon": [1, 100],
+                                       "map": ["linear"], "seeds": [0, 1]},
+         "settings": TINY, "retries": 1, "resources": {"num_cpus": 1, "num_gpus": 0}}
+
+HAVE_RAY = importlib.util.find_spec("ray") is not None  # not imported here: the backend sets up Ray's env first
+needs_ray = pytest.mark.skipif(not HAVE_RAY and not os.environ.get("CI"),
+                               reason="Ray is not installed (pip install 'findings-explorer[ray]'); "
+                                      "in CI (CI set) this test runs and fails instead")
+
+
+def _numbers(cell) -> dict:
+    """A cell's result without its timings."""
+    data = json.loads(json.dumps(cell.data))
+    data.pop("wall_time_s", None)
+    for run in data["per_run"]:
+        run.pop("duration_s")
+    return data
+
+
+def cli(db: str) -> typer.Typer:
+    from app.commands.sweep import register
+
+    root = typer.Typer()
+
+    @root.callback()
+    def main(ctx: typer.Context) -> None:
+        ctx.obj = {"db": db}
+
+    register(root)
+    return root
+
+
+# ---- the spec and the grid -----------------------------------------------------------------------------
+def test_grid_merges_epsilon_for_losses_without_it():
+    cells, duplicates = expand(parse_spec(SMALL))
+    assert len(cells) == 6 and duplicates == 2  # das ignores ε: one das cell per seed, not one per (ε, seed)
+    assert [(c.labels["loss"], c.labels["epsilon"], c.labels["seed"]) for c in cells] == [
+        ("das", None, 0), ("das", None, 1), ("das+cl", 1.0, 0), ("das+cl", 1.0, 1),
+        ("das+cl", 100.0, 0), ("das+cl", 100.0, 1)]
+    assert all(c.config.seeds == (c.labels["seed"],) for c in cells)  # one independent run per seed
+    assert len({c.key for c in cells}) == 6
+
+
+def test_spec_is_validated():
+    spec = parse_spec({"grid": {"loss": "cl", "seeds": 3}})  # scalars and a seed count are accepted
+    assert spec.grid.loss == ["cl"] and spec.grid.seeds == [0, 1, 2] and spec.retries == 1
+    with pytest.raises(ValueError, match="settings.epochs"):
+        parse_spec({**SMALL, "settings": {"epochs": 3}})  # unknown keys are refused
+    with pytest.raises(ValueError, match="grid.seeds"):
+        parse_spec({"grid": {"loss": "das", "seeds": [-1]}})
+    with pytest.raises(ValueError, match="Unknown loss 'mse'"):
+        expand(parse_spec({"grid": {"loss": ["das", "mse"], "seeds": 1}}))
+
+
+# ---- local vs Ray, and resuming ---------------------------------------------------------------------
+@needs_ray
+def test_local_and_ray_give_the_same_numbers_and_a_rerun_skips_every_cell(tmp_path):
+    from graph.api import Graph
+
+    spec = parse_spec(SMALL)
+    local_graph, ray_graph = Graph(str(tmp_path / "local.db")), Graph(str(tmp_path / "ray.db"))
+    local = run_sweep(spec, "local", graph=local_graph, workers=2, progress=False)
+    ray_report = run_sweep(spec, "ray", graph=ray_graph, workers=2, progress=False)
+
+    for report, graph in ((local, local_graph), (ray_report, ray_graph)):
+        assert report.counts()["finished"] == 6 and not report.failed
+        runs = graph.nodes(kind="run")
+        assert len(runs) == 6 and {r.attrs["status"] for r in runs} == {"finished"}
+        assert sorted(r.id for r in runs) == sorted(c.run_id for c in report.cells)
+    assert ray_report.backend["backend"] == "ray" and ray_report.backend["address"] == "local (127.0.0.1)"
+    assert [_numbers(c) for c in local.cells] == [_numbers(c) for c in ray_report.cells]  # bit for bit
+    assert local.groups() == ray_report.groups()
+
+    events = []
+    again = run_sweep(spec, "local", graph=local_graph, workers=2, progress=False,
+                      on_event=lambda kind, cell: events.append(kind))
+    assert events == ["skipped"] * 6 and again.counts()["skipped"] == 6
+    assert again.backend == {"backend": "local"}  # nothing to run: no pool was even started
+    assert [c.run_id for c in again.cells] == [c.run_id for c in local.cells]
+    assert again.groups() == [dict(g, finished=0, skipped=g["finished"]) for g in local.groups()]
+    assert len(local_graph.nodes(kind="run")) == 6
+    assert "6 skipped" in format_report(again)
+
+
+# ---- a failing cell ------------------------------------------------------------------------------------
+def test_a_failing_cell_is_reported_and_the_others_finish(tmp_path, monkeypatch):
+    from graph.api import Graph
+
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(json.dumps({**SMALL, "grid": {**SMALL["grid"], "epsilon": [100]}}), encoding="utf-8")
+    db = str(tmp_path / "sweep.db")
+    monkeypatch.setenv(FAIL_HOOK_ENV, "loss=das+cl,seed=1")  # this cell raises inside its worker, every time
+    result = CliRunner().invoke(cli(db), ["sweep", str(spec_path), "--workers", "2", "--json", "--quiet"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["counts"]["finished"] == 3 and report["counts"]["failed"] == 1
+    (bad,) = [c for c in report["cells"] if c["status"] == "failed"]
+    assert (bad["loss"], bad["seed"], bad["attempts"]) == ("das+cl", 1, 2)  # first try + 1 retry
+    assert "RuntimeError: injected failure" in bad["error"]
+
+    runs = {r.id: r for r in Graph(db).nodes(kind="run")}
+    assert runs[bad["run_id"]].attrs["status"] == "failed"
+    assert "injected failure" in runs[bad["run_id"]].attrs["error"]
+    assert sum(r.attrs["status"] == "finished" for r in runs.values()) == 3
+
+    # resuming runs only the failed cell; without the fault it finishes
+    monkeypatch.delenv(FAIL_HOOK_ENV)
+    result = CliRunner().invoke(cli(db), ["sweep", str(spec_path), "--workers", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "1 finished, 3 skipped" in result.stdout
+    cells, _ = plan_sweep(parse_spec(json.loads(spec_path.read_text())), Graph(db))
+    assert [c.status for c in cells] == ["skipped"] * 4
+
+
+def test_dry_run_lists_cells_and_bad_options_exit_cleanly(tmp_path):
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(json.dumps(SMALL), encoding="utf-8")
+    runner = CliRunner()
+    dry = runner.invoke(cli(str(tmp_path / "a.db")), ["sweep", str(spec_path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "6 cells (2 duplicate grid points merged), 6 to run" in dry.stdout
+    bad = runner.invoke(cli(str(tmp_path / "a.db")), ["sweep", str(spec_path), "--backend", "slurm"])
+    assert bad.exit_code == 1 and "unknown backend 'slurm'" in bad.output
+    spec_path.write_text("task: synthetic\ngrid: {loss: das, seeds: 1}\nworkers: 3\n", encoding="utf-8")
+    bad = runner.invoke(cli(str(tmp_path / "a.db")), ["sweep", str(spec_path)])
+    assert bad.exit_code == 1 and "workers: Extra inputs are not permitted" in bad.output
+
+
+def test_the_sweep_command_module_is_light():
+    code = ("import sys, app.commands.sweep; "
+            "print(*(m in sys.modules for m in ('torch', 'ray', 'engine.sweep', 'engine.protocol')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"] * 4
