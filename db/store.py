@@ -235,10 +235,6 @@ class Tx:
         rows = self._rows(select(*_EDGE).where(m.Edge.source_id.in_(ids), m.Edge.target_id.in_(ids)))
         return [_edge(x) for x in rows]
 
-    def linked_pairs(self, node_id: str) -> set[str]:
-        """Ids of nodes that share any typed edge with ``node_id``."""
-        return self.neighbour_ids([node_id])
-
     def list_edges(self, edge_type: str | None = None) -> list[r.Edge]:
         q = select(*_EDGE).order_by(m.Edge.id)
         if edge_type:
@@ -338,11 +334,6 @@ class Tx:
             q = q.where(m.Embedding.node_id.in_(list(node_ids)))
         return [tuple(x) for x in self._rows(q.order_by(m.Embedding.node_id)).all()]
 
-    def embedding_rows(self) -> list[dict]:
-        rows = self.s.scalars(select(m.Embedding).order_by(m.Embedding.node_id, m.Embedding.model))
-        return [{"node_id": x.node_id, "model": x.model, "text_hash": x.text_hash, "dim": x.dim,
-                 "vector": x.vector} for x in rows]
-
     def add_decision(self, node_a: str, node_b: str, decision: str, actor: str, edge_type: str | None = None,
                      score: float | None = None, details: dict | None = None) -> int:
         row = m.CurationDecision(node_a=node_a, node_b=node_b, decision=decision, actor=actor, edge_type=edge_type,
@@ -360,13 +351,6 @@ class Tx:
         return [{"id": x.id, "node_a": x.node_a, "node_b": x.node_b, "decision": x.decision,
                  "edge_type": x.edge_type, "score": x.score, "actor": x.actor, "details": dict(x.details or {}),
                  "created_at": x.created_at} for x in self.s.scalars(q)]
-
-    def pair_decided(self, a: str, b: str) -> bool:
-        q = select(m.CurationDecision.id).where(
-            m.CurationDecision.decision.in_(("dismissed", "accepted", "merged")),
-            or_(and_(m.CurationDecision.node_a == a, m.CurationDecision.node_b == b),
-                and_(m.CurationDecision.node_a == b, m.CurationDecision.node_b == a)))
-        return self.s.scalar(q.limit(1)) is not None
 
     # ---- app queries (the Streamlit explorer's reads; each bounded by a limit or by given ids) --------
     def _measured_node_filter(self, q, metric=None, method=None, dataset=None, paper_id=None, run_id=None):

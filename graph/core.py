@@ -167,8 +167,3 @@ def show(tx: Tx, node_id: str) -> dict[str, Any]:
         "edges": [b.to_dict() for b in tx.edge_briefs(node.id)],
     }
 
-
-def validate_measurement(data: dict) -> r.Measurement:
-    from graph.schemas import MeasurementIn, validate
-
-    return r.Measurement(**validate(MeasurementIn, data).model_dump())
