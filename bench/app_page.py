@@ -22,20 +22,9 @@ SEED_FINDING = ("finding:for-small-cl-loss-weights-epsilon-iia-is-maintained-pot
 
 
 def seeded_db(directory: Path) -> str:
-    from graph.api import Graph
-    from seeds import load_seeds
+    from seeds import build_seeded_db
 
-    path = str(directory / "bench.db")
-    g = Graph(path)
-    load_seeds(g)
-    try:
-        from graph.embeddings import embed_pending
-    except ImportError:
-        pass
-    else:
-        embed_pending(g, progress=False)
-    g.store.dispose()
-    return path
+    return str(build_seeded_db(directory / "bench.db", embed=True))
 
 
 def render_times(repeat: int, node_id: str = SEED_FINDING,

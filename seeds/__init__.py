@@ -38,6 +38,28 @@ def curated_document(path: Path = CURATED) -> ParsedDocument:
     return doc
 
 
+def build_seeded_db(path: str | Path, *, embed: bool = False) -> Path:
+    """A self-contained SQLite file holding the seed graph (and, with ``embed``, every node's vector).
+
+    The tests' database templates and the benchmarks copy it; the WAL is folded into the file so a
+    plain file copy is the whole database.
+    """
+    import sqlite3
+
+    from graph.api import Graph
+
+    g = Graph(str(path))
+    load_seeds(g)
+    if embed:
+        from graph.embeddings import embed_pending
+
+        embed_pending(g, progress=False)
+    g.store.dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return Path(path)
+
+
 def load_seeds(graph: Graph) -> IngestReport:
     """Curated graph first (so the documents' entries resolve to it), then the four documents."""
     from graph.ingest import read_document

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -30,16 +29,17 @@ def _isolated_db(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def _seeded_template(tmp_path_factory) -> Path:
     """One seeded SQLite file per test session; tests get copies of it."""
-    from graph.api import Graph
-    from seeds import load_seeds
+    from seeds import build_seeded_db
 
-    path = tmp_path_factory.mktemp("seeded") / "seeded.db"
-    g = Graph(str(path))
-    load_seeds(g)
-    g.store.dispose()
-    with sqlite3.connect(path) as conn:  # fold the WAL into the main file before copying it
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
+    return build_seeded_db(tmp_path_factory.mktemp("seeded") / "seeded.db")
+
+
+@pytest.fixture(scope="session")
+def embedded_template(tmp_path_factory) -> Path:
+    """The seeded graph with every node embedded (real all-MiniLM-L6-v2), built once per session."""
+    from seeds import build_seeded_db
+
+    return build_seeded_db(tmp_path_factory.mktemp("embedded") / "embedded.db", embed=True)
 
 
 @pytest.fixture

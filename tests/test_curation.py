@@ -8,7 +8,7 @@ import pytest
 from graph import curation
 from graph.api import Graph
 from graph.similarity import candidate_pairs, similar
-from tests.test_similarity import CL_EMD, CL_IIA, DAS_EMD, PAPER, egraph, embedded_template, invoke, model  # noqa: F401
+from tests.test_similarity import CL_EMD, CL_IIA, DAS_EMD, PAPER, egraph, invoke, model  # noqa: F401
 
 CLAIM = ("claim:the-cl-auxiliary-loss-can-directly-reduce-representational-divergence-in-practical-"
          "interpretability-settings-without-sacrificing-interpretability-method")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 
@@ -32,25 +31,6 @@ PAPER = "paper:addressing-divergent-representations-from-causal-interventions-on
 @pytest.fixture(scope="session")
 def model():
     return load_model()
-
-
-_EMBEDDED: dict[str, object] = {}
-
-
-@pytest.fixture(scope="session")
-def embedded_template(_seeded_template, tmp_path_factory, model):
-    """The seeded graph with every node embedded, built once (test_curation imports this fixture too)."""
-    if str(_seeded_template) in _EMBEDDED:
-        return _EMBEDDED[str(_seeded_template)]
-    path = tmp_path_factory.mktemp("embedded") / "embedded.db"
-    shutil.copy(_seeded_template, path)
-    g = Graph(str(path))
-    embed_pending(g, progress=False)
-    g.store.dispose()
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    _EMBEDDED[str(_seeded_template)] = path
-    return path
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -59,21 +58,10 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture
-def app_db(_seeded_template, tmp_path) -> Path:
+def app_db(embedded_template, tmp_path) -> Path:
     """A seeded database with every node embedded (the similarity section needs vectors)."""
-    from graph.api import Graph
-
     path = tmp_path / "browser.db"
-    shutil.copy(_seeded_template, path)
-    try:
-        from graph.embeddings import embed_pending
-    except ImportError:
-        return path
-    g = Graph(str(path))
-    embed_pending(g, progress=False)
-    g.store.dispose()
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy(embedded_template, path)
     return path
 
 

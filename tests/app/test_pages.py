@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,30 +13,10 @@ CLAIM = ("claim:the-cl-auxiliary-loss-can-directly-reduce-representational-diver
          "interpretability-settings-without-sacrificing-interpretability-method")
 
 
-@pytest.fixture(scope="module")
-def _embedded_template(_seeded_template, tmp_path_factory) -> Path:
-    """The seeded database with every node embedded, when the embeddings module is there."""
-    from graph.api import Graph
-
-    path = tmp_path_factory.mktemp("embedded") / "embedded.db"
-    shutil.copy(_seeded_template, path)
-    g = Graph(str(path))
-    try:
-        from graph.embeddings import embed_pending
-    except ImportError:
-        pass
-    else:
-        embed_pending(g, progress=False)
-    g.store.dispose()
-    with sqlite3.connect(path) as conn:  # fold the WAL into the main file before copying
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
-
-
 @pytest.fixture
-def db(_embedded_template, tmp_path, monkeypatch) -> Path:
+def db(embedded_template, tmp_path, monkeypatch) -> Path:
     path = tmp_path / "app.db"
-    shutil.copy(_embedded_template, path)
+    shutil.copy(embedded_template, path)
     monkeypatch.setenv("FINDINGS_DB", str(path))
     return path
 
