@@ -42,6 +42,8 @@ def handles_errors(fn):
             if type(exc).__module__.startswith("sqlalchemy"):
                 orig = getattr(exc, "orig", None)
                 fail(f"database: {str(orig or exc).splitlines()[0]}")
+            if type(exc).__module__ == "sqlite3":  # the quick read path (db.sqlite_read)
+                fail(f"database: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
             raise
 
     return wrapper
@@ -59,6 +61,15 @@ def graph_of(ctx: typer.Context):
         obj["graph"] = Graph(obj.get("db"))
         ctx.find_root().obj = obj
     return obj["graph"]
+
+
+def quick_reader(ctx: typer.Context):
+    """The SQLite quick read path for ``show`` and ``search`` (:mod:`db.sqlite_read`: no SQLAlchemy import),
+    or None when the command must go through :mod:`graph.api` (PostgreSQL, a database not yet at head)."""
+    from db.sqlite_read import open_reader
+
+    obj = ctx.find_root().obj or {}
+    return None if obj.get("graph") is not None else open_reader(obj.get("db"))
 
 
 @app.callback()
@@ -123,7 +134,12 @@ def _print_report(report, as_json: bool) -> None:
 def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a node: its fields, measurements and edges."""
-    data = graph_of(ctx).show(node_id)
+    reader = quick_reader(ctx)
+    if reader is not None:
+        with reader:
+            data = reader.show(node_id)
+    else:
+        data = graph_of(ctx).show(node_id)
     if as_json:
         emit_json(data)
         return
@@ -191,6 +207,9 @@ def search(
         from app.commands.similarity import semantic_search_rows
 
         data = semantic_search_rows(graph_of(ctx), text, kind, limit)
+    elif (reader := quick_reader(ctx)) is not None:
+        with reader:
+            data = [{**d, "score": round(d["score"], 4)} for d in reader.search(text, kind=kind, limit=limit)]
     else:
         hits = graph_of(ctx).search(text, kind=kind, limit=limit)
         data = [{"id": n.id, "kind": n.kind, "title": n.title, "score": round(s, 4)} for n, s in hits]

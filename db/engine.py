@@ -9,14 +9,14 @@ re-run by :mod:`db.retry`.
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
-HEAD_REVISION = "0006"  # tests check that this is Alembic's head
+from db.location import HEAD_REVISION, db_value
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 1 << 30
@@ -26,14 +26,9 @@ PG_READ_ISOLATION = "REPEATABLE READ"
 PG_MIGRATION_LOCK = 7_305_041_861  # pg_advisory_xact_lock key: one migrator at a time
 
 
-def default_db_path() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "findings" / "findings.db"
-
-
 def resolve_url(db: str | None = None) -> str:
     """Turn ``--db`` / ``FINDINGS_DB`` / the default into an SQLAlchemy URL."""
-    value = db or os.environ.get("FINDINGS_DB") or str(default_db_path())
+    value = db_value(db)
     if "://" in value:
         try:
             make_url(value)

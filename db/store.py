@@ -1,11 +1,11 @@
-"""The store: every SQL statement of the project lives here, behind methods named in domain words.
+"""The store: the project's SQL lives here, behind methods named in domain words (the CLI's quick SQLite
+read path, :mod:`db.sqlite_read`, holds the rest).
 
 ``Store.transaction()`` yields a :class:`Tx`; everything done through one ``Tx`` commits together or
 not at all. Values come back as :mod:`graph.records` dataclasses, never as ORM objects.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.engine import PG_READ_ISOLATION, SQLITE_BEGIN_OPTION, ensure_schema, get_engine, resolve_url
 from db.retry import DEFAULT_POLICY, RetryPolicy, run_with_retry
+from db.sqlite_read import keyword_sql, node_filter, search_words
 from graph import records as r
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 # the keyword index's insert trigger (migration 0002); a bulk insert drops it and fills the index itself
 _FTS_INSERT_TRIGGER = (
     "CREATE TRIGGER nodes_fts_ai AFTER INSERT ON nodes BEGIN "
@@ -271,7 +271,7 @@ class Tx:
     # ---- keyword search ----------------------------------------------------------------------
     def keyword_search(self, query: str, kind: str | None = None, limit: int = 20,
                        status: str | None = None) -> list[tuple[r.Node, float]]:
-        words = _WORD.findall(query.lower())
+        words = search_words(query)
         if not words:
             return []
         for joiner in (" AND ", " OR "):  # all words first; any word if that finds nothing
@@ -282,17 +282,7 @@ class Tx:
         return []
 
     def _search_sqlite(self, words, joiner, kind, limit, status):
-        match = joiner.join('"' + w.replace('"', '""') + '"' for w in words)
-        sql = ("SELECT n.id, -bm25(nodes_fts, 5.0, 1.0) AS score FROM nodes_fts "
-               "JOIN nodes n ON n.rowid = nodes_fts.rowid WHERE nodes_fts MATCH :match")
-        params: dict[str, Any] = {"match": match, "limit": limit}
-        if kind:
-            sql += " AND n.kind = :kind"
-            params["kind"] = kind
-        if status:
-            sql += " AND n.status = :status"
-            params["status"] = status
-        sql += " ORDER BY score DESC, n.id LIMIT :limit"
+        sql, params = keyword_sql(words, joiner, kind, status, limit)  # shared with the CLI's quick path
         rows = self.s.execute(text(sql), params).all()
         nodes = self.get_nodes([x[0] for x in rows])
         return [(nodes[i], float(s)) for i, s in rows]
@@ -304,15 +294,9 @@ class Tx:
                "setweight(to_tsvector('english', coalesce(description, '')), 'B')")
         sql = (f"SELECT id, ts_rank({vec}, to_tsquery('english', :q)) AS score FROM nodes "
                f"WHERE ({vec}) @@ to_tsquery('english', :q)")
-        params: dict[str, Any] = {"q": tsq, "limit": limit}
-        if kind:
-            sql += " AND kind = :kind"
-            params["kind"] = kind
-        if status:
-            sql += " AND status = :status"
-            params["status"] = status
-        sql += " ORDER BY score DESC, id LIMIT :limit"
-        rows = self.s.execute(text(sql), params).all()
+        where, params = node_filter(kind, status)
+        sql += where + " ORDER BY score DESC, id LIMIT :limit"
+        rows = self.s.execute(text(sql), {"q": tsq, "limit": limit, **params}).all()
         nodes = self.get_nodes([x[0] for x in rows])
         return [(nodes[i], float(s)) for i, s in rows]
 

@@ -1,0 +1,146 @@
+"""The CLI's quick read path: ``findings show`` and ``findings search`` on an SQLite file, with the standard
+library's ``sqlite3`` alone.
+
+Importing SQLAlchemy costs about 0.15 s, half of a command's start-up budget, so the two most common reads
+skip it when they can: the database is an existing SQLite file (:func:`db.location.sqlite_file`) already at
+the code's schema revision. Anything else (PostgreSQL, a missing or older database, a file SQLite cannot
+read) returns None from :func:`open_reader`, and the caller takes the full path through :class:`db.store
+.Store`, which migrates and reports errors as usual. Both paths return the same values; a test checks
+them against each other on every node of the seed graph.
+
+Reads run in one deferred transaction (a WAL snapshot that neither waits for nor blocks a writer), with
+bound parameters only. The keyword query is shared with :class:`db.store.Tx` (:func:`keyword_sql`).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from typing import Any
+
+from db.location import HEAD_REVISION, sqlite_file
+
+WORD = re.compile(r"\w+", re.UNICODE)
+BUSY_TIMEOUT_S = 30.0
+SHOW_MEASUREMENT_FIELDS = ("metric", "value", "err", "err_kind", "n", "conditions", "split", "dataset", "method")
+
+
+def search_words(query: str) -> list[str]:
+    """The words a keyword search matches (lower-cased ``\\w+`` runs)."""
+    return WORD.findall(query.lower())
+
+
+def keyword_sql(words: list[str], joiner: str, kind: str | None, status: str | None,
+                limit: int) -> tuple[str, dict[str, Any]]:
+    """SQLite FTS5 keyword query → (SQL with named parameters, parameters); rows are (node id, score),
+    best first. ``joiner`` is " AND " (every word) or " OR " (any word); words are quoted FTS5 strings."""
+    match = joiner.join('"' + w.replace('"', '""') + '"' for w in words)
+    sql = ("SELECT n.id, -bm25(nodes_fts, 5.0, 1.0) AS score FROM nodes_fts "
+           "JOIN nodes n ON n.rowid = nodes_fts.rowid WHERE nodes_fts MATCH :match")
+    where, params = node_filter(kind, status, "n.")
+    return sql + where + " ORDER BY score DESC, n.id LIMIT :limit", {"match": match, "limit": limit, **params}
+
+
+def node_filter(kind: str | None, status: str | None, prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """The " AND …" conditions on a node's kind and status (bound parameters), for both dialects' searches."""
+    sql, params = "", {}
+    if kind:
+        sql += f" AND {prefix}kind = :kind"
+        params["kind"] = kind
+    if status:
+        sql += f" AND {prefix}status = :status"
+        params["status"] = status
+    return sql, params
+
+
+def _json(value: Any) -> dict:
+    if not value or value == "{}":
+        return {}
+    return dict(json.loads(value) or {})
+
+
+class SqliteReader:
+    """Read-only queries on one SQLite connection, inside one snapshot (use as a context manager)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> SqliteReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.conn.rollback()
+        finally:
+            self.conn.close()
+
+    def show(self, node_id: str) -> dict[str, Any]:
+        """What :func:`graph.core.show` returns: the node, its measurements and its edges."""
+        row = self.conn.execute("SELECT id, kind, title, description, status, attrs, source FROM nodes "
+                                "WHERE id = :id", {"id": node_id}).fetchone()
+        if row is None:
+            raise ValueError(f"no node with id {node_id!r}")
+        nid, kind, title, description, status, attrs, source = row
+        measurements = []
+        for values in self.conn.execute(
+                "SELECT metric, value, err, err_kind, n, conditions, split, dataset, method FROM measurements "
+                "WHERE node_id = :id ORDER BY id", {"id": nid}):
+            meas = dict(zip(SHOW_MEASUREMENT_FIELDS, values))
+            meas["conditions"] = _json(meas["conditions"])
+            measurements.append(meas)
+        briefs = []
+        for direction, here, there in (("out", "source_id", "target_id"), ("in", "target_id", "source_id")):
+            # column names come from the fixed tuple above, never from input
+            for edge_id, etype, eattrs, oid, okind, otitle in self.conn.execute(
+                    f"SELECT e.id, e.type, e.attrs, n.id, n.kind, n.title FROM edges e "
+                    f"JOIN nodes n ON n.id = e.{there} WHERE e.{here} = :id", {"id": nid}):
+                briefs.append(((edge_id, direction != "out"), {
+                    "type": etype, "direction": direction, "node": {"id": oid, "kind": okind, "title": otitle},
+                    "attrs": _json(eattrs)}))
+        briefs.sort(key=lambda b: b[0])  # edge order; a self-loop: out, then in
+        return {"id": nid, "kind": kind, "title": title, "description": description, "status": status,
+                "attrs": _json(attrs), "source": _json(source), "measurements": measurements,
+                "edges": [b for _, b in briefs]}
+
+    def search(self, query: str, kind: str | None = None, limit: int = 20,
+               status: str | None = None) -> list[dict[str, Any]]:
+        """Keyword search as :meth:`db.store.Tx.keyword_search` ranks it → [{id, kind, title, score}]."""
+        words = search_words(query)
+        if not words:
+            return []
+        for joiner in (" AND ", " OR "):  # all words first; any word if that finds nothing
+            sql, params = keyword_sql(words, joiner, kind, status, limit)
+            rows = self.conn.execute(sql, params).fetchall()
+            if rows:
+                ids = [r[0] for r in rows]
+                marks = ", ".join(f":id{i}" for i in range(len(ids)))
+                found = {i: (k, t) for i, k, t in self.conn.execute(
+                    f"SELECT id, kind, title FROM nodes WHERE id IN ({marks})",
+                    {f"id{i}": v for i, v in enumerate(ids)})}
+                return [{"id": i, "kind": found[i][0], "title": found[i][1], "score": float(s)} for i, s in rows]
+        return []
+
+
+def open_reader(db: str | None = None) -> SqliteReader | None:
+    """A reader on the SQLite file ``db`` names, or None when the full (SQLAlchemy) path must serve."""
+    path = sqlite_file(db)
+    if path is None:
+        return None
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute("BEGIN DEFERRED")
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:  # not a database, no schema yet, …: the full path says what is wrong
+        conn.close()
+        return None
+    if revision is None or revision[0] != HEAD_REVISION:
+        conn.rollback()
+        conn.close()
+        return None
+    return SqliteReader(conn)
