@@ -154,7 +154,7 @@ def test_query_commands_do_not_import_heavy_libraries(seeded_db, args):
         "import sys; from app.cli import main\n"
         f"sys.argv = ['findings', *{args!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'ot', 'sqlalchemy')\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'ot', 'sqlalchemy', 'pydantic')\n"
         "         if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
