@@ -31,7 +31,7 @@ from engine.interventions import MAP_KINDS
 from engine.losses import DEFAULT_CL_WEIGHT, LOSSES
 from engine.metrics import emd_measure, sinkhorn_measure
 from engine.results import EvalResult, RunResult, SyntheticConfig, SyntheticSummary
-from engine.synthetic import PARTITIONS, TASK_ALIASES
+from engine.synthetic import CLASSIFIER_TIES, PARTITIONS, TASK_ALIASES
 from engine.training import TrainConfig
 
 DIRECTIONS = (("task1", "task2"), ("task2", "task1"))
@@ -44,7 +44,8 @@ _TASK_INDEX = {"task1": 1, "task2": 2}
 def make_config(partition: str, loss: str, map_kind: str = "linear", epsilon: float = DEFAULT_CL_WEIGHT,
                 seeds: int | Sequence[int] = 5, k: int = 1, max_epochs: int = 3000, patience: int = 600,
                 samples_per_class: int = 100, n_train_per_variable: int = 500, n_eval_per_variable: int = 500,
-                classifier_max_epochs: int = 1000, classifier_patience: int = 100, eval_every: int = 10,
+                classifier_max_epochs: int = 1000, classifier_patience: int = 100,
+                classifier_ties: str = "last", eval_every: int = 10,
                 iia_tolerance: float = 0.01, sinkhorn_max_points: int = SINKHORN_MAX_POINTS,
                 emd_max_points: int = EMD_MAX_POINTS, reference: str = "matched") -> SyntheticConfig:
     """A :class:`SyntheticConfig` with the published protocol as defaults (linear map, ε = 100, 5 seeds)."""
@@ -56,6 +57,9 @@ def make_config(partition: str, loss: str, map_kind: str = "linear", epsilon: fl
         raise ValueError(f"Unknown map {map_kind!r}; choose one of {', '.join(MAP_KINDS)}.")
     if reference not in REFERENCES:
         raise ValueError(f"Unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}.")
+    if classifier_ties not in CLASSIFIER_TIES:
+        raise ValueError(f"Unknown classifier tie rule {classifier_ties!r}; choose one of "
+                         f"{', '.join(CLASSIFIER_TIES)}.")
     seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
     if not seed_list:
         raise ValueError("At least one seed is needed.")
@@ -64,7 +68,7 @@ def make_config(partition: str, loss: str, map_kind: str = "linear", epsilon: fl
     return SyntheticConfig(partition=partition, train=train, map_kind=map_kind, seeds=seed_list,
                            samples_per_class=samples_per_class, n_train_per_variable=n_train_per_variable,
                            n_eval_per_variable=n_eval_per_variable, classifier_max_epochs=classifier_max_epochs,
-                           classifier_patience=classifier_patience,
+                           classifier_patience=classifier_patience, classifier_ties=classifier_ties,
                            sinkhorn=sinkhorn_measure(sinkhorn_max_points), emd=emd_measure(emd_max_points),
                            reference=reference)
 
@@ -85,10 +89,12 @@ class _ClassifierKey:
     samples_per_class: int
     max_epochs: int
     patience: int
+    ties: str
 
 
 def _classifier_key(config: SyntheticConfig, seed: int) -> _ClassifierKey:
-    return _ClassifierKey(seed, config.samples_per_class, config.classifier_max_epochs, config.classifier_patience)
+    return _ClassifierKey(seed, config.samples_per_class, config.classifier_max_epochs, config.classifier_patience,
+                          config.classifier_ties)
 
 
 class _OneThread:
@@ -111,7 +117,8 @@ def _classifier_job(key: _ClassifierKey):
 
     with _OneThread():
         data = make_data(key.seed, key.samples_per_class, stream=0)
-        model, info = train_classifier(data, key.seed, max_epochs=key.max_epochs, patience=key.patience)
+        model, info = train_classifier(data, key.seed, max_epochs=key.max_epochs, patience=key.patience,
+                                       ties=key.ties)
         return key, model.state_dict(), info
 
 

@@ -41,6 +41,7 @@ class SyntheticConfig:
     n_eval_per_variable: int = 500
     classifier_max_epochs: int = 1000
     classifier_patience: int = 100
+    classifier_ties: str = "last"  # which best-validation checkpoint the probe keeps (engine.synthetic)
     sinkhorn: DivergenceMeasure = field(default_factory=lambda: DivergenceMeasure(SINKHORN_MEASURE))
     emd: DivergenceMeasure = field(default_factory=lambda: DivergenceMeasure(EMD_MEASURE))
     reference: str = "matched"  # native set the divergence compares with: class-matched draws, or the task's natives

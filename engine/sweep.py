@@ -98,6 +98,7 @@ class Settings(_Forbid):
     eval_interventions: PositiveInt = 500
     classifier_epochs: PositiveInt = 1000
     classifier_patience: PositiveInt = 100
+    classifier_ties: Literal["last", "first"] = "last"
     reference: Literal["matched", "task"] = "matched"
 
 
@@ -238,7 +239,8 @@ def expand(spec: SweepSpec) -> tuple[list[Cell], int]:
                                  max_epochs=s.max_epochs, patience=s.patience, samples_per_class=s.samples_per_class,
                                  n_train_per_variable=s.train_interventions,
                                  n_eval_per_variable=s.eval_interventions, classifier_max_epochs=s.classifier_epochs,
-                                 classifier_patience=s.classifier_patience, reference=s.reference)
+                                 classifier_patience=s.classifier_patience, classifier_ties=s.classifier_ties,
+                                 reference=s.reference)
         except ValueError as exc:
             raise ValueError(f"grid: {exc}") from None
         key = config_hash(config.to_json())

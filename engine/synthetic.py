@@ -9,7 +9,17 @@ So x is not read from one coordinate: coordinate 0 mixes x with y. The probed mo
 BatchNorm1d(18) → Linear(18, 128) → ReLU → Dropout(0.5) → BatchNorm1d(128) → Linear(128, 10), trained with
 Adam (lr 0.01, weight decay 0.005, batch 200, ≤ 1000 epochs) on an 80/20 split with early stopping
 (patience 100) on validation accuracy, the best-validation checkpoint kept, then frozen (eval mode, no
-gradients). One 10-class classifier per seed serves both tasks of a partition. The intervened
+gradients).
+
+Which best-validation checkpoint: validation accuracy saturates at 1.000 within a few dozen epochs, so the
+rule for ties decides how long the probe trains. ``ties="last"`` (the default) keeps the latest epoch at
+the best accuracy, and a tie counts as progress for the patience; ``ties="first"`` keeps the first epoch
+that reached it and stops ``patience`` epochs later (Keras' ``EarlyStopping`` behaviour). Measured on
+og_holdouts (linear map, 5 seeds × 2 directions): with "first" the probe misclassified up to 1.3% of
+held-out native samples, a perfect alignment map scored 0.986–1.000 IIA, and DAS reached 0.9897±0.0027 cross
+IIA; with "last" the probe classified every held-out native sample correctly and DAS reached
+0.9970±0.0013, the published 0.997±0.001. The rule was changed to "last" after seeing that shortfall;
+"first" stays available (``findings run synthetic --classifier-ties first``) for comparison. One 10-class classifier per seed serves both tasks of a partition. The intervened
 representation is the 18-d input itself: site :data:`SITE`.
 
 Partitions split the y values into two tasks (both x values in each):
@@ -41,6 +51,7 @@ TASK = "synthetic10"
 DIM = 18
 N_CAUSAL = 2  # coordinates (0, 1) carry (x + 0.2·y, y); the rest is noise
 N_CLASSES = 10
+CLASSIFIER_TIES = ("last", "first")  # which best-validation-accuracy checkpoint the probe keeps
 X_VALUES = (-1, 1)
 Y_VALUES = (0, 1, 2, 3, 4)
 VARIABLES = ("x", "y")
@@ -124,9 +135,12 @@ class ClassifierInfo:
 
 
 def train_classifier(data: SyntheticData, seed: int, max_epochs: int = 1000, patience: int = 100,
-                     batch_size: int = 200, lr: float = 0.01, weight_decay: float = 0.005,
+                     batch_size: int = 200, lr: float = 0.01, weight_decay: float = 0.005, ties: str = "last",
                      ) -> tuple[ProbedMLP, ClassifierInfo]:
-    """Train the probed MLP on an 80/20 split, keep the best-validation-accuracy weights, freeze it."""
+    """Train the probed MLP on an 80/20 split, keep the best-validation-accuracy weights (``ties``: the
+    "last" or the "first" epoch at the best accuracy), freeze it."""
+    if ties not in CLASSIFIER_TIES:
+        raise ValueError(f"Unknown classifier tie rule {ties!r}; choose one of {', '.join(CLASSIFIER_TIES)}.")
     gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 7002]).generate_state(1)[0]))
     torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
     perm = torch.randperm(len(data), generator=gen)
@@ -153,7 +167,7 @@ def train_classifier(data: SyntheticData, seed: int, max_epochs: int = 1000, pat
         model.eval()
         with torch.no_grad():
             acc = float((model(xs_val).argmax(-1) == ys_val).float().mean())
-        if acc > best_acc:
+        if acc > best_acc or (ties == "last" and acc == best_acc):
             best_acc, best_epoch = acc, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         elif epoch - best_epoch >= patience:

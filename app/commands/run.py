@@ -83,6 +83,8 @@ def synthetic(
     n_eval: int = typer.Option(500, "--eval-interventions", min=1, hidden=True,
                                help="Evaluation interventions per variable."),
     classifier_epochs: int = typer.Option(1000, "--classifier-epochs", min=1, hidden=True),
+    classifier_ties: str = typer.Option("last", "--classifier-ties", hidden=True,
+                                        help="Probe checkpoint among equal best validation accuracy: last | first."),
     reference: str = typer.Option("matched", "--reference", hidden=True,
                                   help="Native set for the divergence: matched (class-matched draws) | task."),
 ) -> None:
@@ -93,7 +95,7 @@ def synthetic(
         config = make_config(partition, loss, map_kind, epsilon=epsilon, seeds=seeds, k=k, max_epochs=max_epochs,
                              patience=patience, samples_per_class=samples_per_class, n_train_per_variable=n_train,
                              n_eval_per_variable=n_eval, classifier_max_epochs=classifier_epochs,
-                             reference=reference)
+                             classifier_ties=classifier_ties, reference=reference)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -103,6 +103,7 @@ def test_protocol_end_to_end_is_deterministic_and_matches_the_contract():
         assert key in a
     assert a["task"] == "synthetic10" and a["epsilon"] == 100.0 and a["map"] == "linear"
     assert a["site"] == "synthetic10.input" and a["config"]["k"] == 1
+    assert a["config"]["classifier_ties"] == "last"
     assert {"mean", "sem"} <= set(a["cross"]["iia"]) and {"mean", "sem"} <= set(a["cross"]["emd"])
     assert [r["direction"] for r in a["per_run"]] == ["task1->task2", "task2->task1"]
     run = a["per_run"][0]
@@ -131,3 +132,18 @@ def test_make_config_refuses_unknown_names():
         make_config("outer_square", "das")
     with pytest.raises(ValueError, match="loss"):
         make_config("og_holdouts", "mse")
+    with pytest.raises(ValueError, match="classifier tie rule"):
+        make_config("og_holdouts", "das", classifier_ties="middle")
+
+
+def test_classifier_tie_rule_decides_which_best_checkpoint_is_kept(tiny_data):
+    import torch
+
+    from engine.synthetic import train_classifier
+
+    torch.set_num_threads(1)
+    _, first = train_classifier(tiny_data, seed=0, max_epochs=80, patience=20, ties="first")
+    _, last = train_classifier(tiny_data, seed=0, max_epochs=80, patience=20, ties="last")
+    assert first.val_accuracy == last.val_accuracy  # same draws, same best accuracy
+    assert last.best_epoch > first.best_epoch  # the tiny task saturates, so ties exist
+    assert last.epochs >= first.epochs  # a tie counts as progress for the patience
