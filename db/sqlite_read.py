@@ -22,7 +22,8 @@ from db.location import HEAD_REVISION, sqlite_file
 
 WORD = re.compile(r"\w+", re.UNICODE)
 BUSY_TIMEOUT_S = 30.0
-SHOW_MEASUREMENT_FIELDS = ("metric", "value", "err", "err_kind", "n", "conditions", "split", "dataset", "method")
+# in graph.records.Measurement order, so both read paths print the same JSON
+SHOW_MEASUREMENT_FIELDS = ("metric", "value", "err", "err_kind", "n", "split", "dataset", "method", "conditions")
 
 
 def search_words(query: str) -> list[str]:
@@ -86,7 +87,7 @@ class SqliteReader:
         nid, kind, title, description, status, attrs, source = row
         measurements = []
         for values in self.conn.execute(
-                "SELECT metric, value, err, err_kind, n, conditions, split, dataset, method FROM measurements "
+                "SELECT metric, value, err, err_kind, n, split, dataset, method, conditions FROM measurements "
                 "WHERE node_id = :id ORDER BY id", {"id": nid}):
             meas = dict(zip(SHOW_MEASUREMENT_FIELDS, values))
             meas["conditions"] = _json(meas["conditions"])

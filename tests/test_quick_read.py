@@ -75,7 +75,8 @@ def test_cli_show_and_search_agree_across_paths(seeded_db, tmp_path):
     copy = tmp_path / "copy.db"
     shutil.copy(seeded_db, copy)
     runner = CliRunner()
-    for args in (["show", "method:cl"], ["search", "CL loss", "--limit", "5"], ["search", "DAS", "--kind", "paper"],
+    measured = "finding:das-behavioral-loss-achieves-iia-of-0-997-0-001-on-synthetic-10-class-dataset-training-test-sets"
+    for args in (["show", "method:cl"], ["show", measured, "--json"], ["show", measured], ["search", "CL loss", "--limit", "5"], ["search", "DAS", "--kind", "paper"],
                  ["show", "method:cl", "--json"], ["search", "Potts", "--json"]):
         quick = runner.invoke(app, ["--db", str(seeded_db), *args])
         full = runner.invoke(app, ["--db", f"sqlite:///{copy}?timeout=30", *args])
