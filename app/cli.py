@@ -68,8 +68,7 @@ def quick_reader(ctx: typer.Context):
     or None when the command must go through :mod:`graph.api` (PostgreSQL, a database not yet at head)."""
     from db.sqlite_read import open_reader
 
-    obj = ctx.find_root().obj or {}
-    return None if obj.get("graph") is not None else open_reader(obj.get("db"))
+    return open_reader((ctx.find_root().obj or {}).get("db"))
 
 
 @app.callback()

@@ -16,7 +16,6 @@ and the CPU-bound figures carry their CPU seconds too.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -37,6 +36,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench import write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "scale.json"
 KEYWORD_QUERIES = ["causal interventions", "DAS", "boundless das price tagging", "sparse autoencoders layer",
@@ -131,13 +132,14 @@ def build(path: Path, n_nodes: int, n_edges: int, table: Table) -> tuple[list[di
 
 def pick_nodes(path: Path, k: int, seed: int = 0) -> dict[str, Any]:
     """A random sample of nodes, the node with the most edges, and a search word of each sample."""
-    import sqlite3
+    from graph.api import Graph
 
-    with sqlite3.connect(path) as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM nodes ORDER BY id")]
-        hub, degree = conn.execute("SELECT target_id, count(*) AS c FROM edges GROUP BY target_id "
-                                   "ORDER BY c DESC LIMIT 1").fetchone()
-        title = conn.execute("SELECT title FROM nodes WHERE id = ?", (hub,)).fetchone()[0]
+    g = Graph(str(path))
+    with g.store.read() as tx:
+        ids = sorted(tx.node_kinds())
+        hub, degree = tx.busiest_target()
+        title = tx.get_node(hub).title
+    g.store.dispose()
     rng = random.Random(seed)
     return {"sample": rng.sample(ids, k), "hub": hub, "hub_degree": degree, "hub_title": title, "nodes": len(ids)}
 
@@ -310,8 +312,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           "load_avg_before": load_before, "load_avg_after": os.getloadavg()},
               "graph": {"nodes": args.nodes, "edges": args.edges, "repeat": args.repeat, "sample": args.sample},
               "total_s": round(total, 1), "figures": table.rows}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_results(RESULTS, result)
     print(f"  wrote {RESULTS.relative_to(ROOT)}")
     return result
 

@@ -16,7 +16,6 @@ Prints a table and writes bench/results/similarity.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -36,6 +35,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from bench import write_results  # noqa: E402
 from graph.similarity import _cpu_has_bf16, one_vs_all, pairs_above, top_above  # noqa: E402
 
 DIM = 384
@@ -191,8 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
         s = result["store"]
         print(f"store       {s['nodes']} nodes: cold vector load {s['cold_cache_load_s']} s, "
               f"similar() warm {s['similar_warm_ms']} ms")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_results(RESULTS, result)
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return result
 

@@ -138,10 +138,8 @@ def open_reader(db: str | None = None) -> SqliteReader | None:
         conn.execute("BEGIN DEFERRED")
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     except sqlite3.Error:  # not a database, no schema yet, …: the full path says what is wrong
-        conn.close()
-        return None
+        revision = None
     if revision is None or revision[0] != HEAD_REVISION:
-        conn.rollback()
-        conn.close()
+        conn.close()  # closing ends the read transaction
         return None
     return SqliteReader(conn)

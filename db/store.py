@@ -241,6 +241,13 @@ class Tx:
             q = q.where(m.Edge.type == edge_type)
         return [_edge(x) for x in self._rows(q)]
 
+    def busiest_target(self) -> tuple[str, int] | None:
+        """The node that the most edges point to, with that count (None when there are no edges)."""
+        count = func.count().label("c")
+        row = self.s.execute(select(m.Edge.target_id, count).group_by(m.Edge.target_id)
+                             .order_by(count.desc()).limit(1)).first()
+        return (row[0], row[1]) if row else None
+
     def count_edges_by_type(self) -> dict[str, int]:
         return dict(self.s.execute(select(m.Edge.type, func.count()).group_by(m.Edge.type)).all())
 

@@ -31,7 +31,7 @@ from engine.interventions import MAP_KINDS
 from engine.losses import DEFAULT_CL_WEIGHT, LOSSES
 from engine.metrics import emd_measure, sinkhorn_measure
 from engine.results import EvalResult, RunResult, SyntheticConfig, SyntheticSummary
-from engine.synthetic import CLASSIFIER_TIES, PARTITIONS, TASK_ALIASES
+from engine.synthetic import PARTITIONS, TASK_ALIASES, check_classifier_ties
 from engine.training import TrainConfig
 
 DIRECTIONS = (("task1", "task2"), ("task2", "task1"))
@@ -57,9 +57,7 @@ def make_config(partition: str, loss: str, map_kind: str = "linear", epsilon: fl
         raise ValueError(f"Unknown map {map_kind!r}; choose one of {', '.join(MAP_KINDS)}.")
     if reference not in REFERENCES:
         raise ValueError(f"Unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}.")
-    if classifier_ties not in CLASSIFIER_TIES:
-        raise ValueError(f"Unknown classifier tie rule {classifier_ties!r}; choose one of "
-                         f"{', '.join(CLASSIFIER_TIES)}.")
+    check_classifier_ties(classifier_ties)  # before any worker starts
     seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
     if not seed_list:
         raise ValueError("At least one seed is needed.")

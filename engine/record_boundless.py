@@ -62,6 +62,14 @@ def _err(st: Stat) -> float | None:
     return round(st.sem, 6) if st.n > 1 else None
 
 
+def _measurement(metric: str, st: Stat, s: EpsilonSummary, method: str, conditions: dict[str, Any],
+                 higher_is_better: bool) -> Measurement:
+    """One ε row's mean ± SEM over seeds as a test-split measurement."""
+    return Measurement(metric=metric, value=round(st.mean, 6), err=_err(st), err_kind="sem" if s.seeds > 1 else None,
+                       n=s.seeds, split="test", dataset=DATASET, method=method, conditions=conditions,
+                       higher_is_better=higher_is_better)
+
+
 def _where(result: SweepResult) -> str:
     return f"{model_label(result.model)} (layer {result.layer}, pos {result.position})"
 
@@ -97,11 +105,8 @@ def findings_of(result: SweepResult) -> list[Result]:
                 f"site {result.site}; prompt {result.prompt}.")
         out.append(Result(
             title=title, description=desc, methods=methods, dataset=DATASET,
-            measurement=Measurement(metric="IIA", value=round(s.iia.mean, 6), err=_err(s.iia),
-                                    err_kind="sem" if s.seeds > 1 else None, n=s.seeds, split="test",
-                                    dataset=DATASET, method=method,
-                                    conditions=_conditions(result, s, "iia_yes_vs_no_logit"),
-                                    higher_is_better=True)))
+            measurement=_measurement("IIA", s.iia, s, method, _conditions(result, s, "iia_yes_vs_no_logit"),
+                                     higher_is_better=True)))
         if s.divergence is None:
             continue
         if ref is None or s.epsilon == 0 or ref.divergence is None:
@@ -126,11 +131,8 @@ def findings_of(result: SweepResult) -> list[Result]:
                  f"{base.text(4)}{emd}. Site {result.site}.")
         out.append(Result(
             title=dtitle, description=ddesc, methods=methods, dataset=DATASET,
-            measurement=Measurement(metric="EMD", value=round(s.divergence.mean, 6), err=_err(s.divergence),
-                                    err_kind="sem" if s.seeds > 1 else None, n=s.seeds, split="test",
-                                    dataset=DATASET, method=method,
-                                    conditions=_conditions(result, s, result.divergence_measure),
-                                    higher_is_better=False)))
+            measurement=_measurement("EMD", s.divergence, s, method,
+                                     _conditions(result, s, result.divergence_measure), higher_is_better=False)))
     return out
 
 

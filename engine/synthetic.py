@@ -118,6 +118,11 @@ def make_data(seed: int, samples_per_class: int = 100, center: np.ndarray | None
     return SyntheticData(features, x, y, class_index(x, y), np.asarray(center))
 
 
+def check_classifier_ties(ties: str) -> None:
+    if ties not in CLASSIFIER_TIES:
+        raise ValueError(f"Unknown classifier tie rule {ties!r}; choose one of {', '.join(CLASSIFIER_TIES)}.")
+
+
 class ProbedMLP(nn.Sequential):
     """BatchNorm1d(18) → Linear(18, 128) → ReLU → Dropout(0.5) → BatchNorm1d(128) → Linear(128, 10)."""
 
@@ -139,8 +144,7 @@ def train_classifier(data: SyntheticData, seed: int, max_epochs: int = 1000, pat
                      ) -> tuple[ProbedMLP, ClassifierInfo]:
     """Train the probed MLP on an 80/20 split, keep the best-validation-accuracy weights (``ties``: the
     "last" or the "first" epoch at the best accuracy), freeze it."""
-    if ties not in CLASSIFIER_TIES:
-        raise ValueError(f"Unknown classifier tie rule {ties!r}; choose one of {', '.join(CLASSIFIER_TIES)}.")
+    check_classifier_ties(ties)
     gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 7002]).generate_state(1)[0]))
     torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
     perm = torch.randperm(len(data), generator=gen)

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from db.sqlite_read import SHOW_MEASUREMENT_FIELDS
 from db.store import Tx
 from graph import records as r
 from graph.ids import base_id, normalize_title, suffixed_id
@@ -159,11 +160,8 @@ def show(tx: Tx, node_id: str) -> dict[str, Any]:
         "status": node.status,
         "attrs": node.attrs,
         "source": node.source,
-        "measurements": [
-            {k: v for k, v in m.to_dict().items() if k in ("metric", "value", "err", "err_kind", "n", "conditions",
-                                                          "split", "dataset", "method")}
-            for m in tx.measurements_of(node.id)
-        ],
+        "measurements": [{k: v for k, v in m.to_dict().items() if k in SHOW_MEASUREMENT_FIELDS}
+                         for m in tx.measurements_of(node.id)],
         "edges": [b.to_dict() for b in tx.edge_briefs(node.id)],
     }
 

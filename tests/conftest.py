@@ -42,12 +42,16 @@ def embedded_template(tmp_path_factory) -> Path:
     return build_seeded_db(tmp_path_factory.mktemp("embedded") / "embedded.db", embed=True)
 
 
-@pytest.fixture
-def seeded_db(_seeded_template, tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "findings.db"
-    shutil.copy(_seeded_template, path)
+def use_copy(template: Path, path: Path, monkeypatch) -> Path:
+    """Copy a template database to ``path`` and make it the test's database (FINDINGS_DB)."""
+    shutil.copy(template, path)
     monkeypatch.setenv("FINDINGS_DB", str(path))
     return path
+
+
+@pytest.fixture
+def seeded_db(_seeded_template, tmp_path, monkeypatch) -> Path:
+    return use_copy(_seeded_template, tmp_path / "findings.db", monkeypatch)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ embedded once per module and each test gets a copy of that database.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -20,7 +19,7 @@ from graph.similarity import (
     candidate_pairs, one_vs_all, pairs_above, semantic_search, semantic_search_rows, similar, top_above,
     vector_index,
 )
-from tests.conftest import ROOT, SEED_FINDING
+from tests.conftest import ROOT, SEED_FINDING, use_copy
 
 CL_EMD = "finding:modified-cl-loss-produces-emd-along-feature-dimensions-of-0-007-0-001-on-synthetic-10-class-dataset"
 CL_IIA = "finding:modified-cl-loss-achieves-iia-of-0-9988-0-0005-on-synthetic-10-class-dataset-training-test-sets"
@@ -35,10 +34,7 @@ def model():
 
 @pytest.fixture
 def egraph(embedded_template, tmp_path, monkeypatch):
-    path = tmp_path / "findings.db"
-    shutil.copy(embedded_template, path)
-    monkeypatch.setenv("FINDINGS_DB", str(path))
-    return Graph(str(path))
+    return Graph(str(use_copy(embedded_template, tmp_path / "findings.db", monkeypatch)))
 
 
 def cli():

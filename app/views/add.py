@@ -4,6 +4,7 @@ shows under the form."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -38,9 +39,19 @@ def _paper_select(papers: dict[str, str], key: str) -> str:
                         format_func=lambda i: c.short(papers[i], 100) if i else "none")
 
 
-def _done(g, node_id: str) -> None:
-    st.success("Added " + c.md(node_id))
-    c.node_link(g.get(node_id))
+def _add(g, build: Callable[[], tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Write what ``build()`` returns, (node fields, links for ``add_with_links``), in one transaction; or
+    show why not (a ValueError from ``build`` or from validation) and write nothing."""
+    from graph.writes import add_with_links
+
+    try:
+        node, links = build()
+        node_id = add_with_links(g, node, actor=c.ACTOR, **links)
+    except ValueError as exc:
+        c.show_error(exc)
+    else:
+        st.success("Added " + c.md(node_id))
+        c.node_link(g.get(node_id))
 
 
 def _json_field(raw: str, what: str) -> dict[str, Any]:
@@ -56,8 +67,6 @@ def _json_field(raw: str, what: str) -> dict[str, Any]:
 
 
 def _paper_form(g) -> None:
-    from graph.writes import add_with_links
-
     with st.form("add_paper", clear_on_submit=False):
         title = st.text_input("Title", key="add_paper_title")
         abstract = st.text_area("Abstract", key="add_paper_abstract")
@@ -65,19 +74,12 @@ def _paper_form(g) -> None:
         year = st.number_input("Year", min_value=1900, max_value=2100, value=None, step=1, key="add_paper_year")
         submitted = st.form_submit_button("Add paper")
     if submitted:
-        try:
-            attrs = {"year": int(year)} if year is not None else {}
-            node_id = add_with_links(g, {"kind": "paper", "title": title, "description": abstract, "attrs": attrs},
-                                     authors=[a for a in authors.splitlines() if a.strip()], actor=c.ACTOR)
-        except ValueError as exc:
-            c.show_error(exc)
-        else:
-            _done(g, node_id)
+        _add(g, lambda: ({"kind": "paper", "title": title, "description": abstract,
+                          "attrs": {"year": int(year)} if year is not None else {}},
+                         {"authors": [a for a in authors.splitlines() if a.strip()]}))
 
 
 def _claim_form(g) -> None:
-    from graph.writes import add_with_links
-
     papers = _papers(g)
     with st.form("add_claim"):
         title = st.text_input("Claim", key="add_claim_title")
@@ -85,18 +87,11 @@ def _claim_form(g) -> None:
         paper = _paper_select(papers, "add_claim_paper")
         submitted = st.form_submit_button("Add claim")
     if submitted:
-        try:
-            node_id = add_with_links(g, {"kind": "claim", "title": title, "description": description},
-                                     paper=paper or None, actor=c.ACTOR)
-        except ValueError as exc:
-            c.show_error(exc)
-        else:
-            _done(g, node_id)
+        _add(g, lambda: ({"kind": "claim", "title": title, "description": description}, {"paper": paper or None}))
 
 
 def _finding_form(g) -> None:
     from graph.vocabulary import ERR_KINDS
-    from graph.writes import add_with_links
 
     papers = _papers(g)
     with st.form("add_finding"):
@@ -120,7 +115,8 @@ def _finding_form(g) -> None:
         submitted = st.form_submit_button("Add finding")
     if not submitted:
         return
-    try:
+
+    def build() -> tuple[dict[str, Any], dict[str, Any]]:
         measurements = []
         extra = any(v not in (None, "") for v in (err, err_kind, n, split, method, dataset, conditions.strip()))
         if metric.strip() or value is not None:
@@ -132,12 +128,10 @@ def _finding_form(g) -> None:
             measurements.append({k: v for k, v in meas.items() if v is not None})
         elif extra:
             raise ValueError("measurement fields need a metric and a value")
-        node_id = add_with_links(g, {"kind": "finding", "title": title, "description": description,
-                                     "measurements": measurements}, paper=paper or None, actor=c.ACTOR)
-    except ValueError as exc:
-        c.show_error(exc)
-    else:
-        _done(g, node_id)
+        return ({"kind": "finding", "title": title, "description": description, "measurements": measurements},
+                {"paper": paper or None})
+
+    _add(g, build)
 
 
 def _edge_form(g) -> None:

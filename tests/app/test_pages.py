@@ -1,12 +1,11 @@
 """One AppTest per page of the explorer, each against its own copy of a seeded (and embedded) database."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SEED_FINDING
+from tests.conftest import ROOT, SEED_FINDING, use_copy
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 CLAIM = ("claim:the-cl-auxiliary-loss-can-directly-reduce-representational-divergence-in-practical-"
@@ -15,10 +14,7 @@ CLAIM = ("claim:the-cl-auxiliary-loss-can-directly-reduce-representational-diver
 
 @pytest.fixture
 def db(embedded_template, tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "app.db"
-    shutil.copy(embedded_template, path)
-    monkeypatch.setenv("FINDINGS_DB", str(path))
-    return path
+    return use_copy(embedded_template, tmp_path / "app.db", monkeypatch)
 
 
 @pytest.fixture
