@@ -6,11 +6,12 @@ inside :class:`SweepResult`, so a saved result can be re-run or recorded as find
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.llm_divergence import MEASURES
+from graph import stats
+from graph.stats import Summary
 
 
 @dataclass
@@ -31,39 +32,26 @@ class SeedResult:
     final_cl: float
 
 
-@dataclass
-class Stat:
-    mean: float
-    sem: float
-    n: int
-
-    def text(self, digits: int = 3) -> str:
-        return f"{self.mean:.{digits}f}±{self.sem:.{digits}f}"
-
-
-def stat(values: list[float]) -> Stat:
-    vals = [v for v in values if v is not None and not math.isnan(v)]
-    if not vals:
-        return Stat(float("nan"), float("nan"), 0)
-    mean = sum(vals) / len(vals)
-    if len(vals) < 2:
-        return Stat(mean, 0.0, len(vals))
-    var = sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)
-    return Stat(mean, math.sqrt(var / len(vals)), len(vals))
+def stat(values: list[float | None]) -> Summary | None:
+    """Mean ± SEM over the values present (None and NaN dropped); None when no value is present."""
+    try:
+        return stats.summarize(values, skip_missing=True)
+    except ValueError:
+        return None
 
 
 @dataclass
 class EpsilonSummary:
     epsilon: float
     seeds: int
-    iia: Stat
-    iia_changed: Stat
-    iia_noop: Stat
-    width: Stat
-    divergence: Stat | None
-    divergence_baseline: Stat | None
-    emd: Stat | None
-    emd_baseline: Stat | None
+    iia: Summary
+    iia_changed: Summary
+    iia_noop: Summary
+    width: Summary
+    divergence: Summary | None
+    divergence_baseline: Summary | None
+    emd: Summary | None
+    emd_baseline: Summary | None
 
 
 def summarize(rows: list[SeedResult]) -> list[EpsilonSummary]:
@@ -76,8 +64,7 @@ def summarize(rows: list[SeedResult]) -> list[EpsilonSummary]:
             iia_noop=stat([r.iia_noop for r in rs]), width=stat([r.width for r in rs]),
             divergence=stat([d["value"] for d in divs]) if divs else None,
             # the native baseline does not depend on the seed: its error is the SEM over resamples
-            divergence_baseline=Stat(divs[0]["baseline"], divs[0]["baseline_sem"], len(divs[0]["baseline_values"]))
-            if divs else None,
+            divergence_baseline=stats.summarize(divs[0]["baseline_values"]) if divs else None,
             emd=stat([d["emd"] for d in divs if d.get("emd") is not None]) if divs else None,
             emd_baseline=stat([d["baseline_emd"] for d in divs if d.get("baseline_emd") is not None]) if divs else None,
         ))
@@ -134,7 +121,7 @@ class SweepResult:
         for s in self.summaries:
             div = s.divergence.text(4) if s.divergence else "—"
             base = s.divergence_baseline.text(4) if s.divergence_baseline else "—"
-            emd = s.emd.text(3) if s.emd and s.emd.n else "—"
+            emd = s.emd.text(3) if s.emd else "—"
             lines.append(f"{s.epsilon:>6g}  {s.iia.text():>13}  {s.iia_changed.text():>13}  {s.iia_noop.mean:>6.3f}  "
                          f"{div:>15}  {base:>15}  {emd:>13}  {s.width.text(1):>11}")
         lines.append(f"wall {self.wall_seconds:.0f}s (+{self.prepare_seconds:.0f}s preparing native states)")

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from graph.stats import summarize
+
 SINKHORN_EPS = 0.0025
 MEASURES = {"sinkhorn": "sinkhorn_divergence_zscored_per_sqrt_d", "emd": "exact_emd_zscored_per_sqrt_d"}
 MEASURE = MEASURES["sinkhorn"]
@@ -53,9 +55,9 @@ class DivergenceEstimate:
     measure: str
     estimator: str  # "sinkhorn" | "emd"
     value: float
-    sem: float
+    sem: float | None  # None for one resample (graph.stats)
     baseline: float
-    baseline_sem: float
+    baseline_sem: float | None
     emd: float  # exact EMD / √d, always computed
     baseline_emd: float
     d: int
@@ -93,10 +95,6 @@ def exact_emd(x: np.ndarray, y: np.ndarray) -> float:
     from engine.metrics import exact_emd as emd
 
     return emd(x, y)
-
-
-def _sem(xs: list[float]) -> float:
-    return float(np.std(xs, ddof=1) / math.sqrt(len(xs))) if len(xs) > 1 else 0.0
 
 
 class NativeReference:
@@ -161,8 +159,8 @@ class NativeReference:
             else:
                 vals.append(emd)
         return DivergenceEstimate(
-            measure=self.measure, estimator=self.estimator, value=float(np.mean(vals)), sem=_sem(vals),
-            baseline=float(np.mean(self.baseline_values)), baseline_sem=_sem(self.baseline_values),
+            measure=self.measure, estimator=self.estimator, value=float(np.mean(vals)), sem=summarize(vals).sem,
+            baseline=float(np.mean(self.baseline_values)), baseline_sem=summarize(self.baseline_values).sem,
             emd=float(np.mean(emds)), baseline_emd=float(np.mean(self.baseline_emds)), d=self.d, n=n,
             resamples=self.resamples, epsilon=self.eps if self.estimator == "sinkhorn" else None,
             values=[float(v) for v in vals], baseline_values=[float(b) for b in self.baseline_values],

@@ -43,7 +43,6 @@ than a measure's ``max_points`` it is subsampled deterministically (a fixed-seed
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -207,10 +206,3 @@ def exact_emd(x: np.ndarray, y: np.ndarray) -> float:
         except UserWarning as exc:
             raise ConvergenceError(f"exact EMD did not solve: {exc}") from exc
     return float(value)
-
-
-def sem(values: list[float]) -> float | None:
-    """Standard error of the mean (sample std with ddof=1, / √n); None for fewer than two values."""
-    if len(values) < 2:
-        return None
-    return float(np.std(values, ddof=1) / math.sqrt(len(values)))

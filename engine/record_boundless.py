@@ -17,15 +17,15 @@ Use :func:`open_run` before computing (a crash then leaves a failed run) and :fu
 """
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from engine.boundless_results import EpsilonSummary, Stat, SweepResult
+from engine.boundless_results import EpsilonSummary, SweepResult
 from engine.record import RunHandle, recorded_run
 from graph.records import Measurement
 from graph.runs import Result, finish_run
+from graph.stats import Summary, agreement
 
 DATASET = "price_tagging"
 METHOD = "Boundless DAS"
@@ -52,17 +52,16 @@ def open_run(graph: Any, config: dict[str, Any], device: str = "cpu") -> Iterato
         yield handle
 
 
-def _same(a: Stat, b: Stat) -> bool:
-    combined = math.sqrt(a.sem ** 2 + b.sem ** 2)
-    return abs(a.mean - b.mean) <= 2 * combined if combined > 0 else abs(a.mean - b.mean) < 1e-9
+def _same(a: Summary, b: Summary) -> bool:
+    return agreement(a.mean, a.sem, b.mean, b.sem)["agrees"]
 
 
-def _err(st: Stat) -> float | None:
+def _err(st: Summary) -> float | None:
     """SEM over seeds, or None for a single seed (no spread to state)."""
-    return round(st.sem, 6) if st.n > 1 else None
+    return round(st.sem, 6) if st.sem is not None else None
 
 
-def _measurement(metric: str, st: Stat, s: EpsilonSummary, method: str, conditions: dict[str, Any],
+def _measurement(metric: str, st: Summary, s: EpsilonSummary, method: str, conditions: dict[str, Any],
                  higher_is_better: bool) -> Measurement:
     """One ε row's mean ± SEM over seeds as a test-split measurement."""
     return Measurement(metric=metric, value=round(st.mean, 6), err=_err(st), err_kind="sem" if s.seeds > 1 else None,

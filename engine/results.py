@@ -21,11 +21,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
-from engine.metrics import EMD_MEASURE, SINKHORN_MEASURE, DivergenceMeasure, sem
+from engine.metrics import EMD_MEASURE, SINKHORN_MEASURE, DivergenceMeasure
 from engine.synthetic import SITE, TASK
 from engine.training import TrainConfig
+from graph.stats import Summary, summarize
 
 
 @dataclass(frozen=True)
@@ -119,41 +118,22 @@ class RunResult:
 
 
 @dataclass(frozen=True)
-class Stat:
-    mean: float
-    sem: float | None
-    n: int
-
-    @classmethod
-    def of(cls, values: list[float]) -> Stat:
-        if not values:
-            raise ValueError("Cannot summarise an empty list of runs.")
-        return cls(float(np.mean(values)), sem(values), len(values))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"mean": self.mean, "sem": self.sem, "n": self.n}
-
-    def __str__(self) -> str:
-        return f"{self.mean:.4f}" + ("" if self.sem is None else f"±{self.sem:.4f}")
-
-
-@dataclass(frozen=True)
 class SplitSummary:
     """Mean ± SEM over runs of one split ("train" or "cross")."""
 
-    iia: Stat
-    sinkhorn_divergence: Stat
-    exact_emd: Stat
-    noop_iia: Stat
-    native_floor_emd: Stat
+    iia: Summary
+    sinkhorn_divergence: Summary
+    exact_emd: Summary
+    noop_iia: Summary
+    native_floor_emd: Summary
 
     @classmethod
     def of(cls, evals: list[EvalResult]) -> SplitSummary:
-        return cls(iia=Stat.of([e.iia for e in evals]),
-                   sinkhorn_divergence=Stat.of([e.sinkhorn_divergence for e in evals]),
-                   exact_emd=Stat.of([e.exact_emd for e in evals]),
-                   noop_iia=Stat.of([e.noop_iia for e in evals]),
-                   native_floor_emd=Stat.of([e.native_floor_emd for e in evals]))
+        return cls(iia=summarize([e.iia for e in evals]),
+                   sinkhorn_divergence=summarize([e.sinkhorn_divergence for e in evals]),
+                   exact_emd=summarize([e.exact_emd for e in evals]),
+                   noop_iia=summarize([e.noop_iia for e in evals]),
+                   native_floor_emd=summarize([e.native_floor_emd for e in evals]))
 
     def to_json(self) -> dict[str, Any]:
         return {"iia": self.iia.to_json(), "emd": self.sinkhorn_divergence.to_json(),

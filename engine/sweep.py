@@ -33,7 +33,6 @@ own config, so both backends give the same numbers, bit for bit.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import socket
 import sys
@@ -744,10 +743,9 @@ def _mark_skipped(cell: Cell, existing: Any) -> None:
 
 # ---- the summary --------------------------------------------------------------------------------------
 def _stat(values: list[float]) -> dict[str, Any]:
-    n = len(values)
-    mean = sum(values) / n
-    sem = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n) if n > 1 else None
-    return {"mean": mean, "sem": sem, "n": n}
+    from graph.stats import summarize
+
+    return summarize(values).to_json()
 
 
 SUMMARY_METRICS = (("iia", "iia"), ("emd", "sinkhorn_divergence"), ("exact_emd", "exact_emd"))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -25,9 +24,9 @@ from db.store import Tx
 from graph import core
 from graph.api import Graph
 from graph.records import Measurement, Node
+from graph.stats import agreement
 
-REPLICATION_Z = 2.0
-RULE = "|Δ| ≤ 2·√(e_run² + e_pub²)"
+RULE = "|Δ| ≤ 2·√(e_run² + e_pub²)"  # graph.stats.agreement with a = run, b = published
 # condition keys that must agree between a run's result and a published one (when both state them)
 MATCH_KEYS = ("task", "partition", "loss", "map", "epsilon", "measure", "model", "layer", "position")
 
@@ -137,15 +136,11 @@ def conditions_match(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
 
 
 def verdict(run_value: float, run_err: float | None, pub_value: float, pub_err: float | None) -> dict[str, Any]:
-    """The replication rule, with everything needed to check it by hand."""
-    combined = math.sqrt((run_err or 0.0) ** 2 + (pub_err or 0.0) ** 2)
-    diff = abs(run_value - pub_value)
-    agrees = diff <= REPLICATION_Z * combined if combined > 0 else diff <= 1e-12
-    return {
-        "agrees": agrees, "run_value": run_value, "run_err": run_err, "published_value": pub_value,
-        "published_err": pub_err, "difference": round(diff, 10), "combined_err": round(combined, 10),
-        "z": round(diff / combined, 3) if combined > 0 else None, "rule": RULE,
-    }
+    """The replication rule (:func:`graph.stats.agreement`), with everything needed to check it by hand."""
+    v = agreement(run_value, run_err, pub_value, pub_err)
+    return {"agrees": v["agrees"], "run_value": run_value, "run_err": run_err, "published_value": pub_value,
+            "published_err": pub_err, "difference": v["difference"], "combined_err": v["combined_err"],
+            "z": v["z"], "rule": RULE}
 
 
 def _stance(v: dict[str, Any], meas: Measurement) -> str:
