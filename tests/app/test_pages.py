@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from graph import curation, similarity
 from tests.conftest import ROOT, SEED_FINDING, use_copy
 
 APP = str(ROOT / "app" / "streamlit_app.py")
@@ -75,13 +76,14 @@ def test_search_page_keyword_filters_and_counts(db):
     no_html(at)
 
 
-def test_search_page_semantic(db):
-    pytest.importorskip("graph.similarity")
+def test_search_page_semantic(db, graph):
+    query = "representations drift away from the native distribution"
     at = app()
     at.radio(key="search_mode").set_value("Semantic").run()
-    at.text_input(key="search_q").input("representations drift away from the native distribution").run()
+    at.text_input(key="search_q").input(query).run()
     assert not at.exception
-    assert links(at)
+    shown = [q for q in links(at).values() if q]
+    assert shown[:5] == [n.id for n, _ in similarity.semantic_search(graph, query, limit=5)]
 
 
 # ---- node page -------------------------------------------------------------------------------------
@@ -107,7 +109,6 @@ def test_node_page_measurements_table(db):
 
 
 def test_node_page_similarity_accept_and_dismiss(db, graph):
-    pytest.importorskip("graph.curation")
     at = app(node=SEED_FINDING)
     assert "Related by similarity" in texts(at)
     accept = [b for b in at.button if b.key and b.key.startswith("sim_accept_")]
@@ -125,6 +126,8 @@ def test_node_page_similarity_accept_and_dismiss(db, graph):
     dismiss[0].click().run()
     assert "Dismissed" in texts(at)
     assert not [b for b in at.button if b.key == f"sim_dismiss_{gone}"]
+    assert [(d["decision"], {d["node_a"], d["node_b"]}) for d in curation.decisions(graph, SEED_FINDING)] == [
+        ("accepted", {SEED_FINDING, other}), ("dismissed", {SEED_FINDING, gone})]
 
 
 def test_node_page_unknown_id_and_user_text_is_text(db, graph):

@@ -5,8 +5,7 @@ import random
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 
 @pytest.fixture(autouse=True)
