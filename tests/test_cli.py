@@ -1,7 +1,11 @@
 """The `findings` CLI: the machine-readable contract, errors, and the import-cost promise."""
+import csv
+import io
 import json
 import subprocess
 import sys
+import zipfile
+from collections import Counter
 
 import pytest
 from typer.testing import CliRunner
@@ -20,8 +24,14 @@ def run(*args, ok=True):
     return result
 
 
+def stored_totals() -> tuple[int, int]:
+    counts = json.loads(run("stats", "--json").stdout)
+    return sum(counts["nodes"].values()), sum(counts["edges"].values())
+
+
 def test_seed_builds_the_graph_and_reseeding_adds_nothing(tmp_path):
     first = json.loads(run("seed", "--json").stdout)
+    assert (first["nodes_added"], first["edges_added"]) == stored_totals()  # the database was empty before
     assert first["nodes_added"] > 50 and first["edges_added"] > 80
     assert any("orphan" in w or "no abstract" in w for w in first["warnings"])
     again = json.loads(run("seed", "--json").stdout)
@@ -60,7 +70,9 @@ def test_show_of_a_published_finding_has_its_measurement(seeded_db):
 
 def test_stats_json(seeded_db):
     data = json.loads(run("stats", "--json").stdout)
-    assert set(data) == {"nodes", "edges"}
+    graph = json.loads(run("export", "--format", "json").stdout)
+    assert data == {"nodes": dict(Counter(n["kind"] for n in graph["nodes"])),
+                    "edges": dict(Counter(e["type"] for e in graph["edges"]))}
     assert data["nodes"]["paper"] >= 10 and data["nodes"]["author"] >= 20
     assert data["edges"]["in_category"] > 0 and data["edges"]["subcategory_of"] > 0
 
@@ -124,7 +136,8 @@ def test_ingest_json_contract_and_reingest_adds_nothing(tmp_path):
     paths = [str(p) for p in sorted((ROOT / "seeds").glob("00*.txt"))]
     first = json.loads(run("ingest", *paths, "--json").stdout)
     assert set(first) >= {"files", "nodes_added", "edges_added", "warnings"}
-    assert len(first["files"]) == 4 and first["nodes_added"] > 0
+    assert len(first["files"]) == 4
+    assert (first["nodes_added"], first["edges_added"]) == stored_totals()  # the database was empty before
     again = json.loads(run("ingest", *paths, "--json").stdout)
     assert (again["nodes_added"], again["edges_added"]) == (0, 0)
 
@@ -144,7 +157,15 @@ def test_export_then_import_into_an_empty_database(seeded_db, tmp_path):
 def test_export_formats(seeded_db, tmp_path):
     assert run("export", "--format", "graphml").stdout.lstrip().startswith("<?xml")
     run("export", "--format", "csv", "--output", str(tmp_path / "g.zip"))
-    assert (tmp_path / "g.zip").stat().st_size > 0
+    graph = json.loads(run("export", "--format", "json").stdout)
+    with zipfile.ZipFile(tmp_path / "g.zip") as z:
+        rows = {name: list(csv.DictReader(io.StringIO(z.read(name).decode()))) for name in z.namelist()}
+    assert sorted(rows) == ["edges.csv", "measurements.csv", "nodes.csv"]
+    assert [r["id"] for r in rows["nodes.csv"]] == [n["id"] for n in graph["nodes"]]
+    assert [(r["source"], r["type"], r["target"]) for r in rows["edges.csv"]] == [
+        (e["source"], e["type"], e["target"]) for e in graph["edges"]]
+    assert [r["node_id"] for r in rows["measurements.csv"]] == [
+        n["id"] for n in graph["nodes"] for _ in n["measurements"]]
     assert "csv writes a zip" in run("export", "--format", "csv", ok=False).stderr
 
 

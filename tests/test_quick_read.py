@@ -63,7 +63,9 @@ def test_the_full_path_serves_what_the_quick_path_cannot(seeded_db, tmp_path):
     migrate(get_engine(f"sqlite:///{old}"), "0005")
     assert open_reader(str(old)) is None  # behind head: the store migrates it first
     with open_reader(f"sqlite:///{seeded_db}") as reader:  # a plain URL works like a path
-        assert reader.search("CL loss")
+        hits = reader.search("CL loss")
+    assert hits and hits == [{"id": n.id, "kind": n.kind, "title": n.title, "score": s}
+                             for n, s in Graph(str(seeded_db)).search("CL loss")]
 
 
 def test_cli_show_and_search_agree_across_paths(seeded_db, tmp_path):

@@ -440,7 +440,8 @@ def test_sigkill_mid_transaction_loses_nothing_committed(store_url, tmp_path, cl
     assert integrity.check(g) == []
     result = cli("check")
     assert result.exit_code == 0, result.output
-    assert g.add_node({"kind": "claim", "title": "the store still takes writes"})
+    new = g.add_node({"kind": "claim", "title": "the store still takes writes"})
+    assert new == "claim:the-store-still-takes-writes"
     lost = len(_log(log_path)[0] - set(Counter(n.attrs.get("batch") for n in g.nodes(kind="finding"))))
     assert lost == 0
     record("sigkill", backend=g.store.dialect, kills=kills, mid_transaction=mid,
@@ -651,7 +652,7 @@ def test_backup_restore_is_exact(store_url, other_url, tmp_path, cli):
     assert h.export_json() == g.export_json()
     # ids continue after the restored ones (PostgreSQL sequences moved past them)
     new = h.add_node({"kind": "claim", "title": "written after restore"})
-    assert h.link(h.nodes(kind="finding")[0].id, "supports", new)
+    assert h.link(h.nodes(kind="finding")[0].id, "supports", new) is True
     # a second restore into the now non-empty store is refused and changes nothing
     before = backup.fingerprint(h)
     with pytest.raises(ValueError, match="empty database"):

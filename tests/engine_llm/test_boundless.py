@@ -87,7 +87,13 @@ def test_sweep_summary_and_table(tiny_gpt2):
     assert [s.epsilon for s in result.summaries] == [0.0, 1.0]
     assert all(s.seeds == 2 for s in result.summaries)
     s0 = result.summaries[0]
-    assert s0.divergence is not None and s0.divergence_baseline is not None and s0.emd is not None
+    divs = [r.divergence for r in result.runs if r.epsilon == 0.0]
+    assert len(divs) == 2 and s0.divergence.n == s0.emd.n == 2
+    assert s0.divergence.mean == pytest.approx(sum(d["value"] for d in divs) / 2)
+    assert s0.emd.mean == pytest.approx(sum(d["emd"] for d in divs) / 2)
+    assert s0.emd.mean == pytest.approx(s0.divergence.mean)  # the default estimator is the exact EMD
+    # the native baseline is the same for every seed: its SEM is over the two resamples
+    assert (s0.divergence_baseline.n, s0.divergence_baseline.mean) == (2, pytest.approx(divs[0]["baseline"]))
     text = result.table()
     assert "changed IIA" in text and "gpt2.h.1.out@pos15" in text
     js = result.to_json()

@@ -69,7 +69,7 @@ def test_boundless_on_a_local_llama_directory_records_findings(llama_dir):
     data = json.loads(result.stdout)
     assert data["site"] == "llama.layers.0.out@pos-2" and data["prompt"] == "alpaca"
     assert [s["epsilon"] for s in data["summaries"]] == [0.0, 2.0]
-    assert data["recorded"]["run_id"] and len(data["recorded"]["findings"]) == 4
+    assert data["recorded"]["run_id"].startswith("run:") and len(data["recorded"]["findings"]) == 4
 
     from graph.api import Graph
 
@@ -77,7 +77,9 @@ def test_boundless_on_a_local_llama_directory_records_findings(llama_dir):
     titles = sorted(n.title for n in g.nodes(kind="finding"))
     assert any(t.startswith("Boundless DAS with CL loss (ε=2)") for t in titles)
     assert any(t.startswith("Boundless DAS (ε=0, no CL loss) reaches test IIA") for t in titles)
-    run = g.nodes(kind="run")[0]
+    (run,) = g.nodes(kind="run")
+    assert run.id == data["recorded"]["run_id"]
+    assert sorted(n.id for n in g.nodes(kind="finding")) == sorted(data["recorded"]["findings"])
     assert run.attrs["site"] == "llama.layers.0.out@pos-2" and run.attrs["status"] == "finished"
     again = CliRunner().invoke(_cli(), args)
     assert again.exit_code == 0 and json.loads(again.stdout)["recorded"]["run_id"] is None
