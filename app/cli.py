@@ -237,6 +237,9 @@ def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> 
         typer.echo(f"  {k:<20} {v}")
 
 
+RUN_STATUSES = ("running", "finished", "failed")
+
+
 @app.command("runs")
 @handles_errors
 def runs_cmd(
@@ -245,6 +248,8 @@ def runs_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Experiment runs, newest first, with status, duration and number of findings."""
+    if status is not None and status not in RUN_STATUSES:
+        raise ValueError(f"unknown run status {status!r}; expected one of: {', '.join(RUN_STATUSES)}")
     rows = []
     for run in graph_of(ctx).nodes(kind="run"):
         a = run.attrs

@@ -114,7 +114,7 @@ def test_add_from_file(seeded_db, tmp_path):
 def test_bad_input_is_one_line_and_changes_nothing(seeded_db, args, message):
     before = run("export", "--format", "json").stdout
     result = run(*args, ok=False)
-    assert result.exit_code != 0
+    assert (result.exit_code, result.stdout) == (1, "")
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert run("export", "--format", "json").stdout == before
@@ -128,7 +128,7 @@ def test_malformed_documents_are_refused_whole(seeded_db, tmp_path):
     bad.write_bytes(b"\x00\x01\x02garbage")
     before = run("export", "--format", "json").stdout
     result = run("ingest", str(good), str(bad), ok=False)
-    assert result.exit_code != 0 and "binary" in result.stderr
+    assert (result.exit_code, result.stdout) == (1, "") and "binary" in result.stderr
     assert run("export", "--format", "json").stdout == before
 
 

@@ -98,7 +98,7 @@ def synthetic(
                              classifier_ties=classifier_ties, reference=reference)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(1) from None
     if record:
         from app.cli import graph_of
         from engine.record import finish_synthetic_run, open_synthetic_run
