@@ -12,11 +12,14 @@ the training configuration — ``model.safetensors`` (weights), ``config.json`` 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import os
+import sys
 import time
+import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,22 @@ class TinyConfig:
     def key(self) -> str:
         data = {**asdict(self), "format": FORMAT_VERSION, "vocab": list(CompactTokenizer.vocab)}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def tiny_config_from_json(text: str) -> TinyConfig:
+    """A :class:`TinyConfig` from a JSON object of some of its fields, e.g. ``{"steps": 250, "n_layer": 2}``
+    (the hidden ``--tiny-config`` of ``findings run boundless``); unknown fields and wrong types are refused."""
+    from pydantic import ConfigDict, ValidationError, create_model
+
+    hints = typing.get_type_hints(TinyConfig)
+    fields = create_model("TinyConfigFields", __config__=ConfigDict(extra="forbid"),
+                          **{f.name: (hints[f.name], f.default) for f in dataclasses.fields(TinyConfig)})
+    try:
+        return TinyConfig(**fields.model_validate_json(text).model_dump())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ValueError(f"--tiny-config: {where + ': ' if where else ''}{first['msg']}") from None
 
 
 @dataclass
@@ -136,7 +155,8 @@ def train(cfg: TinyConfig, progress: bool = False) -> tuple[Any, float, float]:
             opt.step()
             sched.step()
             if progress and (step + 1) % 250 == 0:
-                print(f"  step {step + 1}/{cfg.steps} loss {loss.item():.4f}", flush=True)
+                # stderr: a command's stdout holds only its result (e.g. `run boundless --json` on a cold cache)
+                print(f"  step {step + 1}/{cfg.steps} loss {loss.item():.4f}", file=sys.stderr, flush=True)
         seconds = time.perf_counter() - start
         model.eval()
         acc = accuracy(model, heldout(cfg))

@@ -57,17 +57,21 @@ def _set_threads(device: str, threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def _load(model: str, device: str, dtype: str, answers: str, quiet: bool) -> tuple[Any, dict[str, Any] | None]:
+def _load(model: str, device: str, dtype: str, answers: str, quiet: bool,
+          tiny_config: str | None = None) -> tuple[Any, dict[str, Any] | None]:
     from engine.boundless import hf_task_lm, tiny_task_lm
 
     if model == TINY:
-        from engine.tiny_lm import get_or_train
+        from engine.tiny_lm import get_or_train, tiny_config_from_json
 
         if device != "cpu" and dtype != "float32":
             raise ValueError("the tiny model runs in float32")
-        lm_model, info = get_or_train(progress=not quiet)
+        lm_model, info = get_or_train(tiny_config_from_json(tiny_config) if tiny_config else None,
+                                      progress=not quiet)
         return tiny_task_lm(lm_model, TINY, device), {k: info.__dict__[k] for k in
                                                       ("path", "config", "accuracy", "eval_size", "steps")}
+    if tiny_config is not None:
+        raise ValueError(f"--tiny-config applies to {TINY} only")
     if quiet:
         from transformers.utils import logging as hf_logging
 
@@ -93,16 +97,23 @@ def register(run_app: typer.Typer) -> None:
         steps: int = typer.Option(2500, "--steps", min=1),
         batch_size: int = typer.Option(256, "--batch-size", min=1),
         seed: int = typer.Option(0, "--seed"),
+        min_accuracy: Optional[float] = typer.Option(
+            None, "--min-accuracy", min=0.0, max=1.0, hidden=True,
+            help="Held-out accuracy below which training fails (default: TinyConfig's); for tests, e.g. 0."),
         retrain: bool = typer.Option(False, "--retrain", help="Train again even when a cached model exists."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress on stderr."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Train (or reuse) the small GPT-2-style Price Tagging model; cached as safetensors."""
+        from dataclasses import replace
+
         from engine.tiny_lm import TinyConfig, get_or_train
 
         if width % heads:
             raise ValueError("--width must be a multiple of --heads")
         cfg = TinyConfig(n_layer=layers, n_embd=width, n_head=heads, steps=steps, batch_size=batch_size, seed=seed)
+        if min_accuracy is not None:
+            cfg = replace(cfg, min_accuracy=min_accuracy)
         _, info = get_or_train(cfg, retrain=retrain, progress=not quiet)
         if as_json:
             emit_json(info.__dict__)
@@ -140,6 +151,10 @@ def register(run_app: typer.Typer) -> None:
         record: bool = typer.Option(True, "--record/--no-record", help="Record the sweep as findings."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress on stderr."),
         as_json: bool = typer.Option(False, "--json"),
+        tiny_config: Optional[str] = typer.Option(
+            None, "--tiny-config", hidden=True, help=f"JSON object of engine.tiny_lm.TinyConfig fields for {TINY} "
+                                                     "(default: the model `run train-pricetag` trains); for tests, "
+                                                     "e.g. a short training budget on a cold cache."),
     ) -> None:
         """Boundless DAS with the CL loss on Price Tagging: per ε, test IIA, divergence and boundary width."""
         if dtype not in ("float32", "bfloat16"):
@@ -157,7 +172,7 @@ def register(run_app: typer.Typer) -> None:
         from engine.tiny_lm import DEFAULT_SITE
 
         log = _log(quiet)
-        lm, model_info = _load(model, device, dtype, answers, quiet)
+        lm, model_info = _load(model, device, dtype, answers, quiet, tiny_config)
         base = BoundlessConfig(steps=steps, batch_size=batch_size, boundary_penalty=boundary_penalty)
         if divergence not in ("emd", "sinkhorn"):
             raise ValueError("--divergence must be emd or sinkhorn")
