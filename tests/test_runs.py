@@ -61,10 +61,10 @@ def test_no_published_counterpart_means_no_replication_edge(seeded_graph):
 
 
 def test_recording_the_same_run_twice_adds_nothing(seeded_graph):
-    _record(seeded_graph, [_result(0.9986, 0.0004)])
+    first = _record(seeded_graph, [_result(0.9986, 0.0004)])
     before = seeded_graph.stats()
     h = _record(seeded_graph, [_result(0.9986, 0.0004)])
-    assert h.run_id is None and h.existing is not None
+    assert first.run_id.startswith("run:") and h.run_id is None and h.existing.id == first.run_id
     assert seeded_graph.stats() == before
 
 
