@@ -16,7 +16,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from engine.sweep import FAIL_HOOK_ENV, expand, format_report, parse_spec, plan_sweep, run_sweep
+from app.commands.sweep import format_report
+from engine.sweep import FAIL_HOOK_ENV, expand, parse_spec, plan_sweep, run_sweep
 
 TINY = {"max_epochs": 20, "patience": 10, "samples_per_class": 12, "train_interventions": 30,
         "eval_interventions": 30, "classifier_epochs": 15}

@@ -2,21 +2,23 @@
 
 ``register(app)`` adds the command to the ``findings`` Typer app (once; a second call does nothing). The
 engine, torch and Ray are imported inside the command, so ``findings --help`` stays light. See
-:mod:`engine.sweep` for the spec, the cells, resuming and the backends.
+:mod:`engine.sweep` for the spec, the cells, resuming and the backends; the report's text table is here.
 
 Examples::
 
+    findings sweep examples/sweep_small.yaml --dry-run            # the cells, and which are already recorded
     findings sweep examples/sweep_small.yaml                      # local process pool, 2 workers
     findings sweep examples/sweep_small.yaml --backend ray        # a local Ray instance (127.0.0.1)
     findings --db postgresql+psycopg://lab@db/findings sweep big.yaml --backend ray --address ray://head:10001
 
-Exit status: 0 when every cell finished or was already recorded, 1 when a cell failed after its retries
-(the others still ran and were recorded), 2 for a bad spec or option.
+Exit status: 0 when every cell finished or was already recorded; 1 when a cell failed after its retries
+(the others still ran and were recorded) and for a bad spec or option (one line on stderr); 2 only for a
+usage error that Typer reports itself (an unknown option, a missing argument).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -48,7 +50,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
         """Run a grid of experiments (one run per cell), record each, skip cells already recorded."""
-        from engine.sweep import BACKENDS, format_report, load_spec, run_sweep
+        from engine.sweep import BACKENDS, load_spec, run_sweep
 
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -81,3 +83,39 @@ def _dry_run(spec, graph, as_json: bool, emit_json) -> None:
         typer.echo(f"{row['status']:<9} {cell.label}  [{cell.key}]")
     todo = sum(r["status"] == "to run" for r in rows)
     typer.echo(f"{len(cells)} cells ({duplicates} duplicate grid points merged), {todo} to run")
+
+
+# ---- the report as text -------------------------------------------------------------------------------
+def _fmt(stat: dict[str, Any] | None, digits: int = 4) -> str:
+    if stat is None:
+        return "-"
+    if stat["sem"] is None:
+        return f"{stat['mean']:.{digits}f}"
+    return f"{stat['mean']:.{digits}f}±{stat['sem']:.{digits}f}"
+
+
+def format_report(report) -> str:
+    """The summary table of an ``engine.sweep.SweepReport`` (one line per group, pooled over seeds ×
+    directions) and the failed cells."""
+    header = (f"{'partition':<13} {'loss':<14} {'map':<10} {'seeds':<7} {'cells':<16} {'train IIA':<16} "
+              f"{'cross IIA':<16} {'cross Sinkhorn':<16} {'cross exact EMD':<16}")
+    lines = [header, "-" * len(header)]
+    for g in report.groups():
+        loss = g["loss"] + ("" if g["epsilon"] is None else f"(ε={g['epsilon']:g})")
+        state = " ".join(f"{g[s]}{mark}" for s, mark in (("finished", "f"), ("skipped", "s"), ("failed", "x"))
+                         if g[s]) or "-"
+        cross = g["cross"] or {}
+        map_k = g["map"] + ("" if g["k"] == 1 else f" k={g['k']}")
+        lines.append(f"{g['partition']:<13} {loss:<14} {map_k:<10} "
+                     f"{len(g['seeds']):<7} {state:<16} {_fmt((g['train'] or {}).get('iia')):<16} "
+                     f"{_fmt(cross.get('iia')):<16} {_fmt(cross.get('emd')):<16} {_fmt(cross.get('exact_emd')):<16}")
+    c = report.counts()
+    lines.append("")
+    lines.append(f"{c['cells']} cells ({c['duplicates_merged']} duplicate grid points merged): {c['finished']} "
+                 f"finished, {c['skipped']} skipped (already recorded), {c['failed']} failed — "
+                 f"{report.backend.get('backend')} backend, {report.wall_time_s:.1f} s")
+    lines.append("cells: f = finished now, s = skipped (already recorded), x = failed; statistics are mean ± SEM "
+                 "over seeds × 2 directions; 'Sinkhorn' = debiased Sinkhorn divergence, 'exact EMD' = ot.emd2.")
+    for cell in report.failed:
+        lines.append(f"FAILED {cell.label} after {cell.attempts} attempt(s): {cell.error}")
+    return "\n".join(lines)

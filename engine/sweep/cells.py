@@ -1,0 +1,84 @@
+"""The cells of a sweep: the grid expanded into independent protocol runs, one seed each.
+
+Each grid point is one cell, and each cell is one protocol run (:func:`engine.protocol.run_synthetic`) over
+one seed (both directions). ε is the CL weight of ``das+cl`` only: ``das`` and ``cl`` cells are built with
+the default weight whatever the ε axis says, so ``loss × ε`` gives one ``das`` cell per seed, not one per ε.
+Grid points whose protocol configs are identical are merged (by config hash) and counted as ``duplicates``.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from engine.sweep.fault_injection import is_injected
+from engine.sweep.spec import SweepSpec
+
+
+@dataclass
+class Cell:
+    """One grid point: an independent protocol run over one seed."""
+
+    index: int
+    key: str  # config hash of the protocol config (what dedupe and the store compare)
+    labels: dict[str, Any]  # partition, loss, epsilon (None without ε), map, k, seed
+    config: Any  # engine.results.SyntheticConfig
+    inject_failure: bool = False  # engine.sweep.fault_injection asks this cell to raise
+    status: str = "pending"  # pending | running | finished | skipped | failed
+    attempts: int = 0
+    run_id: str | None = None
+    error: str | None = None
+    data: dict[str, Any] | None = None  # SyntheticSummary.to_json()
+    duration_s: float | None = None
+    host: str | None = None
+
+    @property
+    def label(self) -> str:
+        lb = self.labels
+        eps = "" if lb["epsilon"] is None else f"(ε={lb['epsilon']:g})"
+        k = "" if lb["k"] == 1 else f" k={lb['k']}"
+        return f"{lb['partition']} {lb['loss']}{eps} {lb['map']}{k} seed {lb['seed']}"
+
+    def to_json(self, full: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "config_hash": self.key, **self.labels, "status": self.status,
+                               "attempts": self.attempts, "run_id": self.run_id, "error": self.error,
+                               "duration_s": self.duration_s, "host": self.host}
+        if self.data is not None:
+            out["train"], out["cross"] = self.data["train"], self.data["cross"]
+            if full:
+                out["result"] = self.data
+        return out
+
+
+def expand(spec: SweepSpec) -> tuple[list[Cell], int]:
+    """The cells of a spec in grid order, and how many grid points were merged as duplicates.
+
+    Raises ``ValueError`` naming the first grid point the engine refuses (unknown loss, partition, map).
+    """
+    from engine.losses import DEFAULT_CL_WEIGHT
+    from engine.protocol import make_config
+    from graph.runs import config_hash
+
+    g, s = spec.grid, spec.settings
+    cells: list[Cell] = []
+    seen: set[str] = set()
+    points = list(itertools.product(g.partition, g.map, g.loss, g.epsilon, g.k, g.seeds))
+    for partition, map_kind, loss, eps, k, seed in points:
+        weight = eps if loss == "das+cl" else DEFAULT_CL_WEIGHT  # ε means nothing to das and cl
+        try:
+            config = make_config(partition, loss, map_kind, epsilon=weight, seeds=[seed], k=k,
+                                 max_epochs=s.max_epochs, patience=s.patience, samples_per_class=s.samples_per_class,
+                                 n_train_per_variable=s.train_interventions,
+                                 n_eval_per_variable=s.eval_interventions, classifier_max_epochs=s.classifier_epochs,
+                                 classifier_patience=s.classifier_patience, classifier_ties=s.classifier_ties,
+                                 reference=s.reference)
+        except ValueError as exc:
+            raise ValueError(f"grid: {exc}") from None
+        key = config_hash(config.to_json())
+        if key in seen:
+            continue
+        seen.add(key)
+        labels = {"partition": partition, "loss": loss, "epsilon": config.epsilon, "map": map_kind, "k": k,
+                  "seed": seed}
+        cells.append(Cell(len(cells), key, labels, config, inject_failure=is_injected(labels)))
+    return cells, len(points) - len(cells)

@@ -1,0 +1,73 @@
+"""What a sweep reports: per-cell outcomes, counts, and statistics pooled per group of cells over seeds."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.sweep.cells import Cell
+from engine.sweep.spec import SweepSpec
+
+
+@dataclass
+class SweepReport:
+    spec: SweepSpec
+    backend: dict[str, Any]
+    cells: list[Cell]
+    duplicates: int
+    wall_time_s: float = 0.0
+    recorded: bool = True
+
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in ("finished", "skipped", "failed", "pending")}
+        for c in self.cells:
+            out[c.status] = out.get(c.status, 0) + 1
+        out["cells"] = len(self.cells)
+        out["duplicates_merged"] = self.duplicates
+        return out
+
+    @property
+    def failed(self) -> list[Cell]:
+        return [c for c in self.cells if c.status == "failed"]
+
+    def groups(self) -> list[dict[str, Any]]:
+        return summarize_groups(self.cells)
+
+    def to_json(self, full: bool = False) -> dict[str, Any]:
+        return {"name": self.spec.name, "task": self.spec.task, **self.backend, "recorded": self.recorded,
+                "wall_time_s": self.wall_time_s, "counts": self.counts(), "groups": self.groups(),
+                "cells": [c.to_json(full) for c in self.cells], "spec": self.spec.model_dump(mode="json")}
+
+
+def _stat(values: list[float]) -> dict[str, Any]:
+    from graph.stats import summarize
+
+    return summarize(values).to_json()
+
+
+SUMMARY_METRICS = (("iia", "iia"), ("emd", "sinkhorn_divergence"), ("exact_emd", "exact_emd"))
+
+
+def summarize_groups(cells: Iterable[Cell]) -> list[dict[str, Any]]:
+    """One row per (partition, loss, ε, map, k): cell counts and mean ± SEM over its seeds × directions.
+
+    The statistics pool the per-run results of the finished and skipped (already recorded) cells.
+    """
+    groups: dict[tuple, dict[str, Any]] = {}
+    for cell in cells:
+        lb = cell.labels
+        key = (lb["partition"], lb["loss"], lb["epsilon"], lb["map"], lb["k"])
+        g = groups.setdefault(key, {"partition": key[0], "loss": key[1], "epsilon": key[2], "map": key[3],
+                                    "k": key[4], "seeds": [], "finished": 0, "skipped": 0, "failed": 0,
+                                    "pending": 0, "_runs": []})
+        g[cell.status if cell.status in ("finished", "skipped", "failed") else "pending"] += 1
+        if cell.data is not None:
+            g["seeds"].append(lb["seed"])
+            g["_runs"].extend(cell.data.get("per_run", []))
+    out = []
+    for g in groups.values():
+        runs = g.pop("_runs")
+        for split in ("train", "cross"):
+            g[split] = {name: _stat([r[split][key] for r in runs]) for name, key in SUMMARY_METRICS} if runs else None
+        out.append(g)
+    return out
