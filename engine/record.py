@@ -13,51 +13,26 @@ import os
 import platform
 import signal
 import socket
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
+from engine.code_identity import code_version, git_state, installed_versions
 from graph import runs
 from graph.api import Graph
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("findings-explorer", "torch", "numpy", "pot", "transformers", "sentence-transformers", "sqlalchemy")
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str | None:
-    """The git commit of the project checkout (with ``+dirty`` when it has local changes), if any."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                              timeout=5)
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return head.stdout.strip() + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out
+    return installed_versions(PACKAGES)
 
 
 def environment(device: str = "cpu") -> dict[str, Any]:
+    """Where and with what a run is computed: the code identity, and the git state for people to read."""
     return {
-        "code_version": code_version(), "packages": package_versions(), "device": device,
+        "code_version": code_version(), **git_state(), "packages": package_versions(), "device": device,
         "host": socket.gethostname(), "pid": os.getpid(), "python": platform.python_version(),
     }
 
@@ -164,7 +139,8 @@ def synthetic_results(data: dict[str, Any]) -> list[runs.Result]:
 
 
 def synthetic_run_config(config_json: dict[str, Any]) -> dict[str, Any]:
-    """What identifies a synthetic run: its full protocol config and the code it ran with."""
+    """What identifies a synthetic run: its full protocol config and the code it ran with (the code identity
+    of :mod:`engine.code_identity`)."""
     return {"kind": "synthetic", **config_json, "code_version": code_version()}
 
 
