@@ -1,11 +1,23 @@
 """Turning engine results into findings: the one module of the engine that talks to the graph.
 
-The engine itself knows nothing of storage; a protocol returns result objects, and this module
-(1) opens a ``run`` node before any compute starts (status ``running``), (2) on success writes one
-finding per metric × split summary through :mod:`graph.runs` and marks the run ``finished``, all in one
-transaction, and (3) on any failure or interruption (an exception, Ctrl-C, SIGTERM) marks the run
-``failed`` and writes no finding. A run whose configuration hash matches a finished run is not
-recorded again.
+The engine itself knows nothing of storage; a protocol returns result objects, and a :class:`RunLedger`
+records them through three explicit operations:
+
+* ``open`` — before any compute starts, a ``run`` node with status ``running`` (config, site, divergence
+  measure, code identity, git commit, packages, device, host and pid); returns the run id, or the finished
+  run already recorded under the same key (then nothing is opened);
+* ``finish`` — one finding per result through :mod:`graph.runs`, and the run marked ``finished``, in one
+  transaction;
+* ``fail`` — the run marked ``failed`` with the error; no finding is written.
+
+A ledger lives as long as the process that drives the runs (a single ``findings run`` or a whole sweep):
+entering it installs one SIGTERM handler, which raises :class:`RunInterrupted` in the main thread; leaving
+it with any exception (that one, Ctrl-C, a store error) marks every run still open ``failed``, whatever the
+order in which runs were opened and closed.
+
+A run's key (:func:`run_key`, stored as ``config_hash``) hashes its configuration together with the code
+identity (:mod:`engine.code_identity`): the same configuration run with the same code is not recorded
+again, and any change to that code gives a new key.
 """
 from __future__ import annotations
 
@@ -13,6 +25,8 @@ import os
 import platform
 import signal
 import socket
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,48 +44,156 @@ def package_versions() -> dict[str, str]:
 
 
 def environment(device: str = "cpu") -> dict[str, Any]:
-    """Where and with what a run is computed: the code identity, and the git state for people to read."""
+    """Where and with what a run is computed; ``host`` and ``pid`` name the process that owns the run."""
     return {
         "code_version": code_version(), **git_state(), "packages": package_versions(), "device": device,
         "host": socket.gethostname(), "pid": os.getpid(), "python": platform.python_version(),
     }
 
 
-class RunInterrupted(Exception):
-    """Raised in the main thread when the run receives SIGTERM."""
+def run_key(config: dict[str, Any]) -> str:
+    """The key a run is stored and looked up under: its configuration and the code identity, hashed."""
+    return runs.config_hash({"config": config, "code_version": code_version()})
+
+
+class RunInterrupted(SystemExit):
+    """Raised in the main thread when the process receives SIGTERM; exits with status 1 if not caught."""
+
+    def __init__(self, signum: int):
+        super().__init__(1)
+        self.signal_name = signal.Signals(signum).name
+
+    def __str__(self) -> str:
+        return f"stopped by signal {self.signal_name}"
 
 
 @dataclass
 class RunHandle:
-    run_id: str | None  # None when an identical finished run was found
-    existing: Any = None  # that run's node
-    report: dict | None = None
+    """What ``open`` gives: the new run's id, or (``run_id`` None) the finished run with the same key."""
+
+    run_id: str | None
+    key: str
+    existing: Any = None  # that finished run's node
 
 
-@contextmanager
-def recorded_run(graph: Graph, *, title: str, config: dict[str, Any], site: str, divergence_measure: str | None,
-                 device: str = "cpu", description: str = "") -> Iterator[RunHandle]:
-    """Open a run node; mark it failed if the body raises or the process is told to stop."""
-    chash = runs.config_hash(config)
-    existing = runs.find_finished_run(graph, chash)
-    if existing is not None:
-        yield RunHandle(None, existing)
-        return
-    attrs = {"config": config, "config_hash": chash, "site": site, "divergence_measure": divergence_measure,
-             "seeds": config.get("seeds"), **environment(device)}
-    handle = RunHandle(runs.start_run(graph, title, {**attrs, "description": description}))
+class RunLedger:
+    """The runs this process has open, and the one SIGTERM handler that fails them all.
 
-    def _on_term(signum, _frame):
-        raise RunInterrupted(f"stopped by signal {signal.Signals(signum).name}")
+    Use it as a context manager around everything that opens runs::
 
-    previous = signal.signal(signal.SIGTERM, _on_term)
-    try:
-        yield handle
-    except BaseException as exc:  # KeyboardInterrupt and SIGTERM included: the run is failed, then re-raised
-        runs.fail_run(graph, handle.run_id, f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        with RunLedger(graph) as ledger:
+            handle = ledger.open(title=..., config=..., site=..., divergence_measure=...)
+            if handle.run_id is not None:
+                ledger.finish(handle.run_id, results)   # or ledger.fail(handle.run_id, error)
+
+    Runs may be opened and closed in any order. Leaving the block with an exception marks every open run
+    failed with that exception and lets it go on; leaving it normally with runs still open marks them failed
+    too (a result was never given). The SIGTERM handler is installed only from the main thread (the only
+    one Python delivers signals to) and the previous handler is put back on leaving.
+    """
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._open: dict[str, str] = {}  # run id -> title, in opening order
+        self._previous: Any = None
+        self._installed = False
+        self._closing = False
+        self._shield = 0  # > 0 while the store and this ledger's bookkeeping are being brought in step
+        self._pending: int | None = None  # a signal that arrived meanwhile
+
+    # -- the process-wide part ------------------------------------------------------------------------
+    def __enter__(self) -> RunLedger:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._installed = True
+        return self
+
+    def _on_sigterm(self, signum: int, _frame: Any) -> None:
+        if self._closing:  # already failing the open runs: let that finish
+            return
+        if self._shield:  # between a store write and its bookkeeping: stop right after
+            self._pending = signum
+            return
+        raise RunInterrupted(signum)
+
+    @contextmanager
+    def _shielded(self) -> Iterator[None]:
+        """Defer SIGTERM while a run is created or closed, so the store and ``open_runs`` always agree."""
+        self._shield += 1
+        try:
+            yield
+        finally:
+            self._shield -= 1
+        if not self._shield and self._pending is not None and not self._closing:
+            signum, self._pending = self._pending, None
+            raise RunInterrupted(signum)
+
+    def __exit__(self, exc_type, exc, _tb) -> None:
+        self._closing = True
+        try:
+            if self._open:
+                error = f"{exc_type.__name__}: {exc}" if exc_type else "closed without a result"
+                failed = self.fail_all(error)
+                if isinstance(exc, RunInterrupted):
+                    print(f"{exc}: marked {len(failed)} open run(s) failed: {', '.join(failed)}", file=sys.stderr)
+        finally:
+            if self._installed:
+                signal.signal(signal.SIGTERM, self._previous)
+                self._installed = False
+            self._closing = False
+
+    @property
+    def open_runs(self) -> list[str]:
+        """Ids of the runs opened here and not yet finished or failed."""
+        return list(self._open)
+
+    # -- the three operations -------------------------------------------------------------------------
+    def open(self, *, title: str, config: dict[str, Any], site: str, divergence_measure: str | None,
+             device: str = "cpu", description: str = "") -> RunHandle:
+        """Start a run (status ``running``, committed at once) unless one with the same key has finished."""
+        key = run_key(config)
+        existing = runs.find_finished_run(self.graph, key)
+        if existing is not None:
+            return RunHandle(None, key, existing)
+        attrs = {"config": config, "config_hash": key, "site": site, "divergence_measure": divergence_measure,
+                 "seeds": config.get("seeds"), **environment(device), "description": description}
+        with self._shielded():
+            run_id = runs.start_run(self.graph, title, attrs)
+            self._open[run_id] = title
+        return RunHandle(run_id, key)
+
+    def finish(self, run_id: str, results: list[runs.Result], extra_attrs: dict | None = None) -> dict[str, Any]:
+        """Write the results as findings and mark the run finished (one transaction); returns the report."""
+        self._require_open(run_id)
+        with self._shielded():
+            report = runs.finish_run(self.graph, run_id, results, extra_attrs=extra_attrs)
+            self._open.pop(run_id, None)
+        return report
+
+    def fail(self, run_id: str, error: str) -> None:
+        """Mark the run failed with ``error``; it writes no finding."""
+        self._require_open(run_id)
+        with self._shielded():
+            runs.fail_run(self.graph, run_id, error)
+            self._open.pop(run_id, None)
+
+    def fail_all(self, error: str) -> list[str]:
+        """Mark every open run failed with ``error``; returns their ids. Each is tried even if one fails."""
+        failed, problems = [], []
+        for run_id in list(self._open):
+            try:
+                runs.fail_run(self.graph, run_id, error)
+                failed.append(run_id)
+            except Exception as exc:  # noqa: BLE001 - the store may be what broke; try the others anyway
+                problems.append(f"{run_id}: {exc}")
+            self._open.pop(run_id, None)
+        if problems:
+            print("could not mark as failed: " + "; ".join(problems), file=sys.stderr)
+        return failed
+
+    def _require_open(self, run_id: str) -> None:
+        if run_id not in self._open:
+            raise ValueError(f"run {run_id} is not open in this process")
 
 
 # ---- the synthetic 10-class protocol ---------------------------------------------------------------
@@ -139,31 +261,26 @@ def synthetic_results(data: dict[str, Any]) -> list[runs.Result]:
 
 
 def synthetic_run_config(config_json: dict[str, Any]) -> dict[str, Any]:
-    """What identifies a synthetic run: its full protocol config and the code it ran with (the code identity
-    of :mod:`engine.code_identity`)."""
-    return {"kind": "synthetic", **config_json, "code_version": code_version()}
+    """What a synthetic run is stored with: its full protocol config, tagged with the task family."""
+    return {"kind": "synthetic", **config_json}
 
 
-def open_synthetic_run(graph: Graph, config_json: dict[str, Any], device: str = "cpu"):
-    """``recorded_run`` for one synthetic protocol config (a context manager yielding a RunHandle)."""
+def synthetic_run_key(config_json: dict[str, Any]) -> str:
+    """The key a synthetic run with this protocol config is stored under (:func:`run_key`)."""
+    return run_key(synthetic_run_config(config_json))
+
+
+def open_synthetic_run(ledger: RunLedger, config_json: dict[str, Any], device: str = "cpu") -> RunHandle:
+    """``ledger.open`` for one synthetic protocol config (``SyntheticConfig.to_json()``)."""
     loss = config_json.get("loss") or config_json.get("train", {}).get("loss")
     title = (f"synthetic10 {config_json['partition']} {loss} ({config_json.get('map_kind', '?')} map, "
              f"{len(config_json.get('seeds', []))} seeds)")
-    return recorded_run(graph, title=title, config=synthetic_run_config(config_json), site=config_json["site"],
-                        divergence_measure="sinkhorn_divergence (and exact_emd)", device=device,
-                        description="findings run synthetic: DAS/CL transfer protocol on the synthetic 10-class task")
+    return ledger.open(title=title, config=synthetic_run_config(config_json), site=config_json["site"],
+                       divergence_measure="sinkhorn_divergence (and exact_emd)", device=device,
+                       description="findings run synthetic: DAS/CL transfer protocol on the synthetic 10-class task")
 
 
-def finish_synthetic_run(graph: Graph, handle: RunHandle, data: dict[str, Any]) -> dict[str, Any]:
+def finish_synthetic_run(ledger: RunLedger, run_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """Write the findings of a finished synthetic run (``SyntheticSummary.to_json()``) and close it."""
-    handle.report = runs.finish_run(graph, handle.run_id, synthetic_results(data),
-                                    extra_attrs={"summary": data, "wall_time_s": data.get("wall_time_s")})
-    return handle.report
-
-
-def record_synthetic(graph: Graph, data: dict[str, Any]) -> dict[str, Any] | None:
-    """Record a synthetic result computed elsewhere (e.g. a sweep cell); None if already recorded."""
-    with open_synthetic_run(graph, data["config"]) as handle:
-        if handle.run_id is None:
-            return None
-        return finish_synthetic_run(graph, handle, data)
+    return ledger.finish(run_id, synthetic_results(data),
+                         extra_attrs={"summary": data, "wall_time_s": data.get("wall_time_s")})

@@ -12,19 +12,18 @@ Method "Boundless DAS", plus "CL" when ε > 0; dataset "price_tagging"; conditio
 ``{task, model, layer, position, epsilon, measure, site, seeds}``. The run node stores the sweep's whole
 configuration (hashed: an identical finished sweep is not recorded twice) and the site name.
 
-Use :func:`open_run` before computing (a crash then leaves a failed run) and :func:`finish` after, or
-:func:`record_sweep` to do both for a sweep already computed.
+Inside a :class:`engine.record.RunLedger`, use :func:`open_run` before computing (a crash then leaves a
+failed run) and :func:`finish` after, or :func:`record_sweep` to do both for a sweep already computed.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.boundless_results import EpsilonSummary, SweepResult
-from engine.record import RunHandle, recorded_run
+from engine.record import RunHandle, RunLedger
 from graph.records import Measurement
-from graph.runs import Result, finish_run
+from graph.runs import Result
 from graph.stats import Summary, agreement
 
 DATASET = "price_tagging"
@@ -41,15 +40,13 @@ def run_title(model: str, site: str, epsilons: list[float], seeds: list[int]) ->
     return f"Boundless DAS ε-sweep ({eps}) × {len(seeds)} seed(s) on {model_label(model)} at {site}"
 
 
-@contextmanager
-def open_run(graph: Any, config: dict[str, Any], device: str = "cpu") -> Iterator[RunHandle]:
-    """The run node for a sweep with this configuration (``config`` as :meth:`SweepResult.config` gives)."""
+def open_run(ledger: RunLedger, config: dict[str, Any], device: str = "cpu") -> RunHandle:
+    """Open the run for a sweep with this configuration (``config`` as :meth:`SweepResult.config` gives)."""
     title = run_title(config["model"], config["site"], config["epsilons"], config["seeds"])
-    with recorded_run(graph, title=title, config=config, site=config["site"],
-                      divergence_measure=config["divergence_measure"],
-                      device=device, description="Boundless DAS with the CL loss on Price Tagging "
-                                                 "(engine.boundless); per ε: test IIA and divergence.") as handle:
-        yield handle
+    return ledger.open(title=title, config=config, site=config["site"],
+                       divergence_measure=config["divergence_measure"], device=device,
+                       description="Boundless DAS with the CL loss on Price Tagging (engine.boundless); per ε: "
+                                   "test IIA and divergence.")
 
 
 def _same(a: Summary, b: Summary) -> bool:
@@ -135,8 +132,9 @@ def findings_of(result: SweepResult) -> list[Result]:
     return out
 
 
-def finish(graph: Any, run_id: str, result: SweepResult) -> dict[str, Any]:
-    return finish_run(graph, run_id, findings_of(result), extra_attrs={
+def finish(ledger: RunLedger, run_id: str, result: SweepResult) -> dict[str, Any]:
+    """Write the sweep's findings and close its run."""
+    return ledger.finish(run_id, findings_of(result), extra_attrs={
         "wall_seconds": result.wall_seconds, "factual_accuracy": result.factual_accuracy,
         "summary": [{"epsilon": s.epsilon, "iia": s.iia.mean, "iia_sem": s.iia.sem, "iia_changed": s.iia_changed.mean,
                      "iia_noop": s.iia_noop.mean, "width": s.width.mean,
@@ -147,7 +145,8 @@ def finish(graph: Any, run_id: str, result: SweepResult) -> dict[str, Any]:
 
 def record_sweep(graph: Any, result: SweepResult) -> dict[str, Any]:
     """Record a computed sweep; ``{"run_id": None, "existing": id}`` when an identical one is recorded."""
-    with open_run(graph, result.config(), device=result.device) as handle:
+    with RunLedger(graph) as ledger:
+        handle = open_run(ledger, result.config(), device=result.device)
         if handle.run_id is None:
             return {"run_id": None, "existing": handle.existing.id, "findings": [], "replications": []}
-        return finish(graph, handle.run_id, result)
+        return finish(ledger, handle.run_id, result)

@@ -68,15 +68,20 @@ def start_run(graph: Graph, title: str, attrs: dict[str, Any]) -> str:
     }))
 
 
-def fail_run(graph: Graph, run_id: str, error: str) -> None:
+def fail_run(graph: Graph, run_id: str, error: str) -> bool:
+    """Mark a ``running`` run failed with ``error``; a run already finished or failed is left as it is.
+    Returns whether the run was marked."""
     ended = now()
 
-    def body(tx: Tx) -> None:
+    def body(tx: Tx) -> bool:
         run = core.require_node(tx, run_id)
+        if run.attrs.get("status") != "running":
+            return False
         tx.update_node(run_id, attrs={**run.attrs, "status": "failed", "error": error[:2000], "ended_at": ended,
                                       "duration_s": _duration(run.attrs.get("started_at"), ended)})
+        return True
 
-    graph.store.run_in_transaction(body)
+    return graph.store.run_in_transaction(body)
 
 
 def _duration(start: str | None, end: str) -> float | None:

@@ -1,7 +1,9 @@
 """Runs as nodes, results as findings, and the replication rule."""
+from types import SimpleNamespace
+
 import pytest
 
-from engine.record import recorded_run
+from engine.record import RunLedger
 from graph import runs
 from graph.records import Measurement
 
@@ -19,12 +21,10 @@ def _result(value, err, **over):
 
 def _record(graph, results, config=None):
     config = config or {"task": "synthetic10", "value": [r.measurement.value for r in results]}
-    with recorded_run(graph, title="test run", config=config, site="synthetic10.input",
-                      divergence_measure="sinkhorn") as h:
-        if h.run_id is None:
-            return h
-        h.report = runs.finish_run(graph, h.run_id, results)
-    return h
+    with RunLedger(graph) as ledger:
+        h = ledger.open(title="test run", config=config, site="synthetic10.input", divergence_measure="sinkhorn")
+        report = ledger.finish(h.run_id, results) if h.run_id is not None else None
+    return SimpleNamespace(run_id=h.run_id, existing=h.existing, report=report)
 
 
 def test_verdict_rule():
@@ -71,7 +71,8 @@ def test_recording_the_same_run_twice_adds_nothing(seeded_graph):
 def test_a_failing_run_is_marked_failed_with_no_findings(seeded_graph):
     before = seeded_graph.stats()["nodes"].get("finding", 0)
     with pytest.raises(RuntimeError):
-        with recorded_run(seeded_graph, title="doomed", config={"x": 1}, site="s", divergence_measure=None):
+        with RunLedger(seeded_graph) as ledger:
+            ledger.open(title="doomed", config={"x": 1}, site="s", divergence_measure=None)
             raise RuntimeError("diverged")
     (run,) = seeded_graph.nodes(kind="run")
     assert run.attrs["status"] == "failed" and "diverged" in run.attrs["error"]

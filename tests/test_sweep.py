@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from app.commands.sweep import format_report
 from engine.sweep import FAIL_HOOK_ENV, expand, parse_spec, plan_sweep, run_sweep
+from tests.conftest import ROOT
 
 TINY = {"max_epochs": 20, "patience": 10, "samples_per_class": 12, "train_interventions": 30,
         "eval_interventions": 30, "classifier_epochs": 15}
@@ -147,6 +148,80 @@ def test_dry_run_lists_cells_and_bad_options_exit_cleanly(tmp_path):
     spec_path.write_text("task: synthetic\ngrid: {loss: das, seeds: 1}\nworkers: 3\n", encoding="utf-8")
     bad = runner.invoke(cli(str(tmp_path / "a.db")), ["sweep", str(spec_path)])
     assert bad.exit_code == 1 and "workers: Extra inputs are not permitted" in bad.output
+
+
+# ---- SIGTERM while cells are open, after others closed out of order -------------------------------------
+OUT_OF_ORDER_DRIVER = """
+import os, signal, sys, time
+from types import SimpleNamespace
+
+import engine.sweep as sweep
+from graph.api import Graph
+
+driver = sys.modules[sweep.run_sweep.__module__]
+
+
+class OutOfOrder:
+    \"\"\"Three cells in flight; the first submitted finishes first, then the driver gets SIGTERM.\"\"\"
+
+    slots = 3
+
+    def __init__(self):
+        self.submitted, self.waits = [], 0
+
+    def describe(self):
+        return {"backend": "out-of-order"}
+
+    def submit(self, cell):
+        self.submitted.append(cell)
+        return cell.index
+
+    def wait(self, handles, timeout):
+        self.waits += 1
+        if self.waits == 1:
+            first = self.submitted[0]
+            return [(first.index, SimpleNamespace(ok=True, payload=sweep.run_cell(first.config)))]
+        print("sending SIGTERM", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+        return []
+
+    def cancel(self, handles):
+        pass
+
+    def close(self, abort=False):
+        pass
+
+
+driver.make_backend = lambda *args, **kwargs: OutOfOrder()
+spec = sweep.parse_spec({"grid": {"loss": "das", "seeds": [0, 1, 2]}, "settings": %(settings)r, "retries": 0})
+sweep.run_sweep(spec, graph=Graph(sys.argv[1]), progress=False)
+print("the sweep was not stopped", flush=True)
+"""
+MINIMAL = {"max_epochs": 2, "patience": 1, "samples_per_class": 4, "train_interventions": 5,
+           "eval_interventions": 5, "classifier_epochs": 2, "classifier_patience": 1}
+
+
+def test_sigterm_after_cells_finish_out_of_order_fails_every_open_run_and_exits_1(tmp_path):
+    from graph.api import Graph
+
+    script = tmp_path / "driver.py"
+    script.write_text(OUT_OF_ORDER_DRIVER % {"settings": MINIMAL}, encoding="utf-8")
+    db = tmp_path / "sweep.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, str(script), str(db)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert "sending SIGTERM" in proc.stdout, proc.stderr[-3000:]
+    runs = sorted(Graph(str(db)).nodes(kind="run"), key=lambda r: r.attrs["started_at"] + r.id)
+    statuses = sorted(r.attrs["status"] for r in runs)
+    assert statuses == ["failed", "failed", "finished"], (statuses, proc.returncode, proc.stderr[-2000:])
+    for run in runs:
+        if run.attrs["status"] == "failed":
+            assert "SIGTERM" in run.attrs["error"]
+        else:
+            assert run.attrs["findings"] > 0
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "stopped by signal SIGTERM: marked 2 open run(s) failed" in proc.stderr
 
 
 def test_the_sweep_command_module_is_light():

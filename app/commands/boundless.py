@@ -222,15 +222,16 @@ def register(run_app: typer.Typer) -> None:
 
         report = None
         if record:
+            from engine.record import RunLedger
             from engine.record_boundless import finish, open_run
 
-            graph = graph_of(ctx)
-            with open_run(graph, config, device=device) as handle:
+            with RunLedger(graph_of(ctx)) as ledger:
+                handle = open_run(ledger, config, device=device)
                 result = compute()
                 if handle.run_id is None:
                     report = {"run_id": None, "existing": handle.existing.id}
                 else:
-                    report = finish(graph, handle.run_id, result)
+                    report = finish(ledger, handle.run_id, result)
         else:
             result = compute()
         if as_json:

@@ -101,19 +101,19 @@ def synthetic(
         raise typer.Exit(1) from None
     if record:
         from app.cli import graph_of
-        from engine.record import finish_synthetic_run, open_synthetic_run
+        from engine.record import RunLedger, finish_synthetic_run, open_synthetic_run
 
-        graph = graph_of(ctx)
         # the run node exists (status running) before any compute; an exception, Ctrl-C or SIGTERM marks it
         # failed and writes no finding
-        with open_synthetic_run(graph, config.to_json()) as handle:
+        with RunLedger(graph_of(ctx)) as ledger:
+            handle = open_synthetic_run(ledger, config.to_json())
             if handle.run_id is None:
                 data = handle.existing.attrs.get("summary") or {}
                 _print_recording(None, handle.existing.id)
             else:
                 typer.echo(f"run {handle.run_id} started", err=True)
                 data = run_synthetic(config, workers=workers, progress=not quiet).to_json()
-                _print_recording(finish_synthetic_run(graph, handle, data), None)
+                _print_recording(finish_synthetic_run(ledger, handle.run_id, data), None)
     else:
         data = run_synthetic(config, workers=workers, progress=not quiet).to_json()
     if json_out:

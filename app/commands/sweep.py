@@ -12,8 +12,9 @@ Examples::
     findings --db postgresql+psycopg://lab@db/findings sweep big.yaml --backend ray --address ray://head:10001
 
 Exit status: 0 when every cell finished or was already recorded; 1 when a cell failed after its retries
-(the others still ran and were recorded) and for a bad spec or option (one line on stderr); 2 only for a
-usage error that Typer reports itself (an unknown option, a missing argument).
+(the others still ran and were recorded), for a bad spec or option (one line on stderr), and when the
+sweep is stopped (SIGTERM, Ctrl-C: every open run is marked failed first); 2 only for a usage error that
+Typer reports itself (an unknown option, a missing argument).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ The package, by what each module holds:
 * :mod:`~engine.sweep.worker` — what a worker process or Ray task runs for a cell (no store);
 * :mod:`~engine.sweep.backends` — the local process pool and the Ray backend;
 * :mod:`~engine.sweep.driver` — the loop that submits cells, retries failures and records every run
-  through :mod:`engine.record`, and the plan of a dry run;
+  through :class:`engine.record.RunLedger`, and the plan of a dry run;
 * :mod:`~engine.sweep.summary` — the report: counts and statistics pooled over seeds;
 * :mod:`~engine.sweep.fault_injection` — ``FINDINGS_SWEEP_FAIL_CELLS``, failures injected for tests.
 

@@ -1,11 +1,14 @@
 """The sweep driver: submit cells to a backend, record each result from this process, retry failures.
 
-Only the driver talks to the store, through :mod:`engine.record` — the path single runs take — so a shared
-PostgreSQL store works and an SQLite file is never written from two hosts. A cell whose config hash (full
-protocol config + code version) already has a finished run is skipped, and its recorded numbers appear in
-the summary. A run node is opened when a cell is submitted and finished when its result arrives; a cell
-that raises is resubmitted up to ``retries`` times, then its run is marked failed with the error, and the
-other cells go on.
+Only the driver talks to the store, through :class:`engine.record.RunLedger` — the operations single runs
+use — so a shared PostgreSQL store works and an SQLite file is never written from two hosts. The ledger
+lives as long as the driver: its one SIGTERM handler marks every open run failed, however the cells
+finished before, and the driver exits with status 1.
+
+A cell whose key already has a finished run is skipped, and its recorded numbers appear in the summary. A
+cell's run is opened when the cell is first submitted and closed when its result arrives (cells finish in
+any order); a cell that raises is resubmitted up to ``retries`` times, then its run is marked failed with
+the error, and the other cells go on.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from engine.sweep.backends import make_backend
@@ -23,86 +27,17 @@ from engine.sweep.summary import SweepReport
 Events = Callable[[str, Cell], None]
 
 
-class SweepCellError(Exception):
-    """A cell failed on every attempt; its run is marked failed with this message."""
-
-
-class _Recorder:
-    """Opens a run node per submitted cell and closes it with findings or a failure (engine.record)."""
-
-    def __init__(self, graph: Any):
-        self.graph = graph
-        self._open: dict[int, Any] = {}  # cell index -> open context manager
-
-    def finished_runs(self) -> dict[str, Any]:
-        """Finished runs in the store by config hash (one pass, for the upfront skip)."""
-        if self.graph is None:
-            return {}
-        return {n.attrs["config_hash"]: n for n in self.graph.nodes(kind="run")
-                if n.attrs.get("status") == "finished" and n.attrs.get("config_hash")}
-
-    def config_hash(self, cell: Cell) -> str:
-        from engine.record import synthetic_run_config
-        from graph.runs import config_hash
-
-        return config_hash(synthetic_run_config(cell.config.to_json()))
-
-    def open(self, cell: Cell) -> Any:
-        """Start the cell's run; return the existing finished run instead when there is one."""
-        if self.graph is None:
-            return None
-        from engine.record import open_synthetic_run
-
-        cm = open_synthetic_run(self.graph, cell.config.to_json())
-        handle = cm.__enter__()
-        if handle.run_id is None:
-            cm.__exit__(None, None, None)
-            return handle.existing
-        cell.run_id = handle.run_id
-        self._open[cell.index] = (cm, handle)
-        return None
-
-    def finish(self, cell: Cell, data: dict[str, Any]) -> None:
-        if cell.index not in self._open:
-            return
-        from engine.record import finish_synthetic_run
-
-        cm, handle = self._open.pop(cell.index)
-        try:
-            finish_synthetic_run(self.graph, handle, data)
-        except BaseException as exc:
-            cm.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        cm.__exit__(None, None, None)
-
-    def fail(self, cell: Cell, exc: BaseException) -> None:
-        if cell.index not in self._open:
-            return
-        cm, _ = self._open.pop(cell.index)
-        try:
-            cm.__exit__(type(exc), exc, exc.__traceback__)
-        except BaseException as raised:  # the context re-raises what it recorded
-            if raised is not exc:
-                raise
-
-    def fail_all(self, exc: BaseException) -> None:
-        for index in list(self._open):
-            cm, _ = self._open.pop(index)
-            try:
-                cm.__exit__(type(exc), exc, exc.__traceback__)
-            except BaseException:  # noqa: BLE001 - each open run is closed before the interruption goes on
-                pass
-
-
 def plan_sweep(spec: SweepSpec, graph: Any = None) -> tuple[list[Cell], int]:
     """The spec's cells, those already finished in ``graph`` marked ``skipped`` (with their recorded
     results), and the number of duplicate grid points merged. Runs nothing."""
     cells, duplicates = expand(spec)
-    recorder = _Recorder(graph)
-    finished_runs = recorder.finished_runs()
-    if finished_runs:
+    if graph is not None:
+        from engine.record import synthetic_run_key
+
+        finished = {n.attrs["config_hash"]: n for n in graph.nodes(kind="run")
+                    if n.attrs.get("status") == "finished" and n.attrs.get("config_hash")}
         for cell in cells:
-            existing = finished_runs.get(recorder.config_hash(cell))
+            existing = finished.get(synthetic_run_key(cell.config.to_json()))
             if existing is not None:
                 _mark_skipped(cell, existing)
     return cells, duplicates
@@ -132,25 +67,25 @@ def run_sweep(spec: SweepSpec, backend: str = "local", *, graph: Any = None, add
         else:
             queue.append(cell)
     if queue:
-        runner = make_backend(backend, spec, address=address, workers=workers)
-        report.backend = runner.describe()
-        _Loop(runner, _Recorder(graph), retries, emit, _Bar(len(queue), progress)).run(queue)
+        from engine.record import RunLedger
+
+        with RunLedger(graph) if graph is not None else nullcontext() as ledger:
+            runner = make_backend(backend, spec, address=address, workers=workers)
+            report.backend = runner.describe()
+            _Loop(runner, ledger, retries, emit, _Bar(len(queue), progress)).run(queue)
     report.wall_time_s = round(time.perf_counter() - start, 2)
     return report
 
 
 class _Loop:
-    """One pass of the driver over a queue of cells."""
+    """One pass of the driver over a queue of cells; ``ledger`` None records nothing."""
 
-    def __init__(self, runner: Any, recorder: _Recorder, retries: int, emit: Events, bar: _Bar):
-        self.runner, self.recorder, self.retries, self.emit, self.bar = runner, recorder, retries, emit, bar
+    def __init__(self, runner: Any, ledger: Any, retries: int, emit: Events, bar: _Bar):
+        self.runner, self.ledger, self.retries, self.emit, self.bar = runner, ledger, retries, emit, bar
         self.inflight: dict[Any, Cell] = {}
         self.done = self.failed = self.retried = 0
 
     def run(self, queue: deque[Cell]) -> None:
-        import signal
-
-        sigterm = signal.getsignal(signal.SIGTERM)
         aborted = False
         try:
             while queue or self.inflight:
@@ -159,13 +94,11 @@ class _Loop:
                 if self.inflight:
                     for handle, outcome in self.runner.wait(list(self.inflight), timeout=1.0):
                         self._collect(self.inflight.pop(handle), outcome, queue)
-        except BaseException as exc:  # Ctrl-C, SIGTERM, a store error: close every open run as failed
+        except BaseException:  # SIGTERM, Ctrl-C, a store error: stop the cells; the ledger fails their runs
             aborted = True
             self.runner.cancel(list(self.inflight))
-            self.recorder.fail_all(exc)
             raise
         finally:
-            signal.signal(signal.SIGTERM, sigterm)  # open runs each swapped the handler; put the driver's back
             self.bar.close()
             self.runner.close(abort=aborted)
 
@@ -175,13 +108,16 @@ class _Loop:
     def _submit(self, queue: deque[Cell]) -> None:
         while queue and len(self.inflight) < self.runner.slots:
             cell = queue.popleft()
-            if cell.attempts == 0:
-                existing = self.recorder.open(cell)  # another driver may have finished it meanwhile
-                if existing is not None:
-                    _mark_skipped(cell, existing)
+            if cell.attempts == 0 and self.ledger is not None:
+                from engine.record import open_synthetic_run
+
+                handle = open_synthetic_run(self.ledger, cell.config.to_json())
+                if handle.run_id is None:  # another driver finished it meanwhile
+                    _mark_skipped(cell, handle.existing)
                     self.emit("skipped", cell)
                     self._show(advance=1)
                     continue
+                cell.run_id = handle.run_id
             cell.attempts += 1
             cell.status = "running"
             self.inflight[self.runner.submit(cell)] = cell
@@ -192,7 +128,10 @@ class _Loop:
         cell.duration_s = outcome.payload.get("duration_s")
         if outcome.ok:
             cell.data = outcome.payload["data"]
-            self.recorder.finish(cell, cell.data)
+            if self.ledger is not None:
+                from engine.record import finish_synthetic_run
+
+                finish_synthetic_run(self.ledger, cell.run_id, cell.data)
             cell.status, cell.error = "finished", None
             self.done += 1
             self.emit("finished", cell)
@@ -206,8 +145,9 @@ class _Loop:
             self.emit("retry", cell)
             return
         cell.status = "failed"
-        self.recorder.fail(cell, SweepCellError(f"{cell.error} (after {cell.attempts} attempt"
-                                                f"{'s' if cell.attempts > 1 else ''})"))
+        if self.ledger is not None:
+            attempts = f"{cell.attempts} attempt{'s' if cell.attempts > 1 else ''}"
+            self.ledger.fail(cell.run_id, f"{cell.error} (after {attempts})")
         self.failed += 1
         self.emit("failed", cell)
         self._show(advance=1)

@@ -81,30 +81,31 @@ def test_this_process_identity_is_the_checkouts():
 
 
 def test_a_rerun_with_identical_code_is_already_recorded_and_one_after_an_edit_is_not(tmp_path, monkeypatch):
-    """The stored identity follows the code: identical code finds the finished run, an edited copy does not."""
+    """The run key follows the code: identical code finds the finished run, an edited copy does not."""
     from engine import record
-    from graph import runs
     from graph.api import Graph
 
     root = _copy_code(tmp_path / "code")
     monkeypatch.setattr(record, "code_version", lambda: code_identity(root, {}).digest)
     graph = Graph(str(tmp_path / "runs.db"))
+    config = {"task": "synthetic10", "seed": 0}
 
     def rerun():
-        config = record.synthetic_run_config({"task": "synthetic10", "seed": 0})
-        with record.recorded_run(graph, title="identity", config=config, site="s", divergence_measure=None) as h:
-            if h.run_id is not None:
-                runs.finish_run(graph, h.run_id, [])
-            return h
+        with record.RunLedger(graph) as ledger:
+            handle = ledger.open(title="identity", config=config, site="s", divergence_measure=None)
+            if handle.run_id is not None:
+                ledger.finish(handle.run_id, [])
+            return handle
 
     first = rerun()
     again = rerun()
     assert first.run_id is not None and again.run_id is None and again.existing.id == first.run_id
+    assert again.key == first.key
 
     target = root / "engine" / "losses.py"
     target.write_bytes(target.read_bytes() + b"\n# an uncommitted edit\n")
     edited = rerun()
-    assert edited.run_id is not None  # not skipped as "already recorded"
+    assert edited.run_id is not None and edited.key != first.key  # not skipped as "already recorded"
     stored = graph.get(edited.run_id).attrs
-    assert stored["code_version"] == code_identity(root, {}).digest
+    assert stored["config_hash"] == edited.key and stored["code_version"] == code_identity(root, {}).digest
     assert {"git_commit", "git_dirty", "host", "pid"} <= set(stored)
