@@ -245,19 +245,30 @@ RUN_STATUSES = ("running", "finished", "failed")
 def runs_cmd(
     ctx: typer.Context,
     status: Optional[str] = typer.Option(None, "--status", help="running|finished|failed"),
+    config_hash: Optional[str] = typer.Option(
+        None, "--hash", metavar="H", help="Only runs stored under this config hash (as `findings sweep --dry-run` "
+                                          "prints it)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Experiment runs, newest first, with status, duration and number of findings."""
     if status is not None and status not in RUN_STATUSES:
         raise ValueError(f"unknown run status {status!r}; expected one of: {', '.join(RUN_STATUSES)}")
+    graph = graph_of(ctx)
+    if config_hash is not None:
+        from graph.runs import runs_with_hash
+
+        found = runs_with_hash(graph, config_hash.strip())
+    else:
+        found = graph.nodes(kind="run")
     rows = []
-    for run in graph_of(ctx).nodes(kind="run"):
+    for run in found:
         a = run.attrs
         if status and a.get("status") != status:
             continue
         rows.append({"id": run.id, "title": run.title, "status": a.get("status"), "started_at": a.get("started_at"),
                      "ended_at": a.get("ended_at"), "duration_s": a.get("duration_s"),
-                     "findings": a.get("findings", 0), "config": a.get("config", {}), "error": a.get("error")})
+                     "findings": a.get("findings", 0), "config_hash": a.get("config_hash"),
+                     "config": a.get("config", {}), "error": a.get("error")})
     rows.sort(key=lambda r: r["started_at"] or "", reverse=True)
     if as_json:
         emit_json(rows)

@@ -51,11 +51,16 @@ def now() -> str:
 
 
 def find_finished_run(graph: Graph, chash: str) -> Node | None:
-    with graph.store.read() as tx:
-        for run in tx.list_nodes(kind="run"):
-            if run.attrs.get("config_hash") == chash and run.attrs.get("status") == "finished":
-                return run
+    for run in runs_with_hash(graph, chash):
+        if run.attrs.get("status") == "finished":
+            return run
     return None
+
+
+def runs_with_hash(graph: Graph, chash: str) -> list[Node]:
+    """Every run stored under the config hash ``chash`` (finished, failed or running)."""
+    with graph.store.read() as tx:
+        return [run for run in tx.list_nodes(kind="run") if run.attrs.get("config_hash") == chash]
 
 
 def start_run(graph: Graph, title: str, attrs: dict[str, Any]) -> str:

@@ -150,6 +150,36 @@ def test_dry_run_lists_cells_and_bad_options_exit_cleanly(tmp_path):
     assert bad.exit_code == 1 and "workers: Extra inputs are not permitted" in bad.output
 
 
+# ---- one config hash: shown by --dry-run, stored on the run, found by `findings runs --hash` -----------
+def test_the_hash_a_dry_run_prints_is_the_key_the_run_is_stored_and_found_under(tmp_path):
+    from app.cli import app
+
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(json.dumps({"grid": {"loss": "das", "seeds": [0]}, "settings": TINY}), encoding="utf-8")
+    runner = CliRunner()
+    dry = runner.invoke(app, ["sweep", str(spec_path), "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    (cell,) = json.loads(dry.stdout)["cells"]
+    key = cell["config_hash"]
+    assert f"[{key}]" in runner.invoke(app, ["sweep", str(spec_path), "--dry-run"]).stdout
+
+    ran = runner.invoke(app, ["sweep", str(spec_path), "--workers", "1", "--quiet", "--json"])
+    assert ran.exit_code == 0, ran.output
+    (done,) = json.loads(ran.stdout)["cells"]
+    assert done["config_hash"] == key and done["status"] == "finished"
+    stored = json.loads(runner.invoke(app, ["show", done["run_id"], "--json"]).stdout)["attrs"]
+    assert stored["config_hash"] == key
+
+    found = runner.invoke(app, ["runs", "--hash", key, "--json"])
+    assert found.exit_code == 0, found.output
+    assert [(r["id"], r["status"], r["config_hash"]) for r in json.loads(found.stdout)] == [
+        (done["run_id"], "finished", key)]
+    assert done["run_id"] in runner.invoke(app, ["runs", "--hash", key]).stdout
+    assert json.loads(runner.invoke(app, ["runs", "--hash", "0" * 16, "--json"]).stdout) == []
+    again = json.loads(runner.invoke(app, ["sweep", str(spec_path), "--dry-run", "--json"]).stdout)
+    assert [(c["config_hash"], c["status"]) for c in again["cells"]] == [(key, "recorded")]
+
+
 # ---- SIGTERM while cells are open, after others closed out of order -------------------------------------
 OUT_OF_ORDER_DRIVER = """
 import os, signal, sys, time

@@ -6,10 +6,13 @@ engine, torch and Ray are imported inside the command, so ``findings --help`` st
 
 Examples::
 
-    findings sweep examples/sweep_small.yaml --dry-run            # the cells, and which are already recorded
+    findings sweep examples/sweep_small.yaml --dry-run            # the cells, their config hashes, what is recorded
     findings sweep examples/sweep_small.yaml                      # local process pool, 2 workers
     findings sweep examples/sweep_small.yaml --backend ray        # a local Ray instance (127.0.0.1)
     findings --db postgresql+psycopg://lab@db/findings sweep big.yaml --backend ray --address ray://head:10001
+
+The config hash a dry run prints for a cell is the one its run is stored under: ``findings runs --hash H``
+finds the run once the cell has run.
 
 Exit status: 0 when every cell finished or was already recorded; 1 when a cell failed after its retries
 (the others still ran and were recorded), for a bad spec or option (one line on stderr), and when the

@@ -3,7 +3,10 @@
 Each grid point is one cell, and each cell is one protocol run (:func:`engine.protocol.run_synthetic`) over
 one seed (both directions). ε is the CL weight of ``das+cl`` only: ``das`` and ``cl`` cells are built with
 the default weight whatever the ε axis says, so ``loss × ε`` gives one ``das`` cell per seed, not one per ε.
-Grid points whose protocol configs are identical are merged (by config hash) and counted as ``duplicates``.
+Grid points whose protocol configs are identical are merged and counted as ``duplicates``.
+
+A cell's ``key`` is the key its run is stored under (:func:`engine.record.synthetic_run_key`: the protocol
+config and the code identity), so what ``--dry-run`` prints is what ``findings runs --hash`` finds.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ class Cell:
     """One grid point: an independent protocol run over one seed."""
 
     index: int
-    key: str  # config hash of the protocol config (what dedupe and the store compare)
+    key: str  # the config hash its run is stored under (dedupe, skip and `findings runs --hash` use it)
     labels: dict[str, Any]  # partition, loss, epsilon (None without ε), map, k, seed
     config: Any  # engine.results.SyntheticConfig
     inject_failure: bool = False  # engine.sweep.fault_injection asks this cell to raise
@@ -57,7 +60,7 @@ def expand(spec: SweepSpec) -> tuple[list[Cell], int]:
     """
     from engine.losses import DEFAULT_CL_WEIGHT
     from engine.protocol import make_config
-    from graph.runs import config_hash
+    from engine.record import synthetic_run_key
 
     g, s = spec.grid, spec.settings
     cells: list[Cell] = []
@@ -74,7 +77,7 @@ def expand(spec: SweepSpec) -> tuple[list[Cell], int]:
                                  reference=s.reference)
         except ValueError as exc:
             raise ValueError(f"grid: {exc}") from None
-        key = config_hash(config.to_json())
+        key = synthetic_run_key(config.to_json())
         if key in seen:
             continue
         seen.add(key)

@@ -32,14 +32,11 @@ def plan_sweep(spec: SweepSpec, graph: Any = None) -> tuple[list[Cell], int]:
     results), and the number of duplicate grid points merged. Runs nothing."""
     cells, duplicates = expand(spec)
     if graph is not None:
-        from engine.record import synthetic_run_key
-
         finished = {n.attrs["config_hash"]: n for n in graph.nodes(kind="run")
                     if n.attrs.get("status") == "finished" and n.attrs.get("config_hash")}
         for cell in cells:
-            existing = finished.get(synthetic_run_key(cell.config.to_json()))
-            if existing is not None:
-                _mark_skipped(cell, existing)
+            if cell.key in finished:
+                _mark_skipped(cell, finished[cell.key])
     return cells, duplicates
 
 
