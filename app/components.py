@@ -20,8 +20,8 @@ from urllib.parse import quote
 import streamlit as st
 
 if TYPE_CHECKING:
+    from db.records import Node
     from graph.api import FindingRow, Graph
-    from graph.records import Node
 
 NODE_PAGE = "views/home.py"  # with ?node=<id>: the node page at the root URL
 GRAPH_PAGE = "views/graph_view.py"

@@ -125,7 +125,7 @@ def bench_pairs(sizes: list[int], f32_100k: bool) -> list[dict]:
 
 def bench_store(n: int) -> dict:
     """``similar()`` through a SQLite store of ``n`` nodes holding synthetic (but hash-current) vectors."""
-    from graph import records as r
+    from db import records as r
     from graph.api import Graph
     from graph.embeddings import DEFAULT_MODEL, node_text, text_hash, to_bytes
     from graph.ids import normalize_title

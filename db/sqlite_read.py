@@ -4,12 +4,12 @@ library's ``sqlite3`` alone.
 Importing SQLAlchemy costs about 0.15 s, half of a command's start-up budget, so the two most common reads
 skip it when they can: the database is an existing SQLite file (:func:`db.location.sqlite_file`) already at
 the code's schema revision. Anything else (PostgreSQL, a missing or older database, a file SQLite cannot
-read) returns None from :func:`open_reader`, and the caller takes the full path through :class:`db.store
-.Store`, which migrates and reports errors as usual. Both paths return the same values; a test checks
-them against each other on every node of the seed graph.
+read) returns None from :func:`open_reader`, and the caller takes the full path through
+:class:`db.session.Store`, which migrates and reports errors as usual. Both paths return the same values;
+a test checks them against each other on every node of the seed graph.
 
 Reads run in one deferred transaction (a WAL snapshot that neither waits for nor blocks a writer), with
-bound parameters only. The keyword query is shared with :class:`db.store.Tx` (:func:`keyword_sql`).
+bound parameters only. The keyword query is shared with :class:`db.session.Tx` (:func:`keyword_sql`).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from db.location import HEAD_REVISION, sqlite_file
 
 WORD = re.compile(r"\w+", re.UNICODE)
 BUSY_TIMEOUT_S = 30.0
-# in graph.records.Measurement order, so both read paths print the same JSON
+# in db.records.Measurement order, so both read paths print the same JSON
 SHOW_MEASUREMENT_FIELDS = ("metric", "value", "err", "err_kind", "n", "split", "dataset", "method", "conditions")
 
 
@@ -108,7 +108,7 @@ class SqliteReader:
 
     def search(self, query: str, kind: str | None = None, limit: int = 20,
                status: str | None = None) -> list[dict[str, Any]]:
-        """Keyword search as :meth:`db.store.Tx.keyword_search` ranks it → [{id, kind, title, score}]."""
+        """Keyword search as :meth:`db.session.Tx.keyword_search` ranks it → [{id, kind, title, score}]."""
         words = search_words(query)
         if not words:
             return []

@@ -228,7 +228,7 @@ def synthetic_title(loss: str, epsilon: float | None, split: str, metric_words: 
 
 def synthetic_results(data: dict[str, Any]) -> list[runs.Result]:
     """One finding per metric × split of a ``SyntheticSummary.to_json()`` payload."""
-    from graph.records import Measurement
+    from db.records import Measurement
 
     loss, eps, partition, map_kind = data["loss"], data["epsilon"], data["partition"], data["map"]
     n_runs = len(data["per_run"])

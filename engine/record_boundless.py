@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.boundless_results import EpsilonSummary, SweepResult
 from engine.record import RunHandle, RunLedger
-from graph.records import Measurement
+from db.records import Measurement
 from graph.runs import Result
 from graph.stats import Summary, agreement
 

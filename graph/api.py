@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from db.store import Store
+from db.records import Edge, Measurement, Node
+from db.session import Store
 from graph import core
-from graph.records import Edge, Measurement, Node
 
 if TYPE_CHECKING:  # writes, ingest and export import pydantic and the parsers: loaded when first used
     from graph.bulk import BulkReport
@@ -124,13 +124,13 @@ class Graph:
             groups = core.neighbourhood(tx, node_id, per_group)
             papers = [(n, attrs) for g in groups if g.edge_type == "extracted_from" and g.direction == "out"
                       for n, _, edge_attrs in g.neighbours for attrs in edge_attrs[:1]]
-            authors = tx.edge_ends([p.id for p, _ in papers], "authored_by") if papers else {}
+            authors = tx.edge_views([p.id for p, _ in papers], "authored_by") if papers else {}
             return NodePage(
                 node=node,
                 measurements=tx.measurements_of(node_id),
                 groups=groups,
-                papers=[(p, attrs, [a for a, _ in sorted(authors.get(p.id, []),
-                                                         key=lambda t: t[1].get("position", 1_000_000))])
+                papers=[(p, attrs, [v.node for v in sorted(authors.get(p.id, []),
+                                                           key=lambda v: v.edge.attrs.get("position", 1_000_000))])
                         for p, attrs in papers],
                 runs=[n for g in groups if g.edge_type == "produced_by" and g.direction == "out"
                       for n, _, _ in g.neighbours],
@@ -142,9 +142,9 @@ class Graph:
         with self.store.read() as tx:
             rows = tx.measurement_rows(metric, method, dataset, paper, run, limit)
             ids = {n.id for n, _ in rows}
-            papers = tx.edge_ends(ids, "extracted_from") if ids else {}
-            runs = tx.edge_ends(ids, "produced_by") if ids else {}
-        return [FindingRow(n, meas, [p for p, _ in papers.get(n.id, [])], [x for x, _ in runs.get(n.id, [])])
+            papers = tx.edge_views(ids, "extracted_from") if ids else {}
+            runs = tx.edge_views(ids, "produced_by") if ids else {}
+        return [FindingRow(n, meas, [v.node for v in papers.get(n.id, [])], [v.node for v in runs.get(n.id, [])])
                 for n, meas in rows]
 
     def finding_filters(self) -> dict[str, list]:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from db.engine import HEAD_REVISION, current_revision
 
 if TYPE_CHECKING:
-    from db.store import Tx
+    from db.session import Tx
     from graph.api import Graph
 
 FORMAT = "findings-backup"

@@ -23,7 +23,7 @@ from graph.ids import base_id, normalize_title, suffixed_id
 from graph.vocabulary import EDGE_TYPES, check_edge
 
 if TYPE_CHECKING:
-    from db.store import Tx
+    from db.session import Tx
 
 EdgeSpec = Sequence[Any] | Mapping[str, Any]  # (source, type, target[, attrs]) or {"source", "type", "target", "attrs"}
 _EDGE_KEYS = frozenset({"source", "type", "target", "attrs"})
@@ -89,7 +89,7 @@ def _validated(nodes: list[Any]) -> list[tuple[str | None, Any]]:
 
 
 def _check_nodes(tx: Tx, nodes: Iterable[Mapping[str, Any]], parse_text: bool, now: datetime):
-    from graph import records as r
+    from db import records as r
     from graph.measurements import parse_measurements
 
     checked = _validated(list(nodes))

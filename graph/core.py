@@ -1,6 +1,6 @@
 """Writing and reading the graph inside one store transaction.
 
-Every function takes a :class:`db.store.Tx`; callers decide where the transaction begins and ends
+Every function takes a :class:`db.session.Tx`; callers decide where the transaction begins and ends
 (one per command), so a failure anywhere leaves the database as it was.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from db import records as r
+from db.session import Tx
 from db.sqlite_read import SHOW_MEASUREMENT_FIELDS
-from db.store import Tx
-from graph import records as r
 from graph.ids import base_id, normalize_title, suffixed_id
 from graph.vocabulary import check_edge
 
@@ -113,16 +113,16 @@ def neighbourhood(tx: Tx, node_id: str, per_group: int | None = None) -> list[Ne
     """
     require_node(tx, node_id)
     full = per_group is None
-    ends = tx.edge_ends_of(node_id, with_attrs=full)
+    ends = tx.edge_ends(node_id, with_attrs=full)
     ties: dict[str, int] = defaultdict(int)
     for e in ends:
-        ties[e[3]] += 1
+        ties[e.other_id] += 1
     counts: dict[tuple[str, str], int] = defaultdict(int)
     members: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # group -> neighbour id -> title
     for e in ends:
-        key = (e[1], e[2])
+        key = (e.type, e.direction)
         counts[key] += 1
-        members[key][e[3]] = e[4]
+        members[key][e.other_id] = e.other_title
 
     def rank(t: tuple[str, str]) -> tuple[int, str, str]:
         return -ties[t[0]], t[1].lower(), t[0]
@@ -131,19 +131,16 @@ def neighbourhood(tx: Tx, node_id: str, per_group: int | None = None) -> list[Ne
     for key, group in members.items():
         best = sorted(group.items(), key=rank) if full else heapq.nsmallest(per_group, group.items(), key=rank)
         shown[key] = [nid for nid, _ in best]
-    # the attrs of each shown neighbour's edges in the group, in edge order
-    attrs: dict[tuple[str, str, str], list[tuple[int, dict]]] = defaultdict(list)
-    if full:
-        for e in ends:
-            attrs[(e[1], e[2], e[3])].append((e[0], dict(e[5] or {})))
-    else:
-        for k, t, d, other, a in tx.edge_attrs_between(node_id, {n for ids in shown.values() for n in ids}):
-            attrs[(t, d, other)].append((k, a))
-    nodes = tx.get_nodes({n for ids in shown.values() for n in ids})
+    # each shown neighbour's edges in the group, for their attrs in edge order
+    shown_ids = {n for ids in shown.values() for n in ids}
+    tying: dict[tuple[str, str, str], list[r.EdgeEnd]] = defaultdict(list)
+    for e in ends if full else tx.edge_ends(node_id, among=shown_ids):
+        tying[(e.type, e.direction, e.other_id)].append(e)
+    nodes = tx.get_nodes(shown_ids)
     groups = []
     for key, ids in shown.items():
         g = NeighbourGroup(key[0], key[1], counts[key], size=len(members[key]))
-        g.neighbours = [(nodes[n], ties[n], [a for _, a in sorted(attrs[(key[0], key[1], n)], key=lambda x: x[0])])
+        g.neighbours = [(nodes[n], ties[n], [e.attrs for e in sorted(tying[(*key, n)], key=lambda e: e.id)])
                         for n in ids]
         groups.append(g)
     return sorted(groups, key=lambda g: (-g.count, g.edge_type, g.direction))
@@ -162,6 +159,6 @@ def show(tx: Tx, node_id: str) -> dict[str, Any]:
         "source": node.source,
         "measurements": [{k: v for k, v in m.to_dict().items() if k in SHOW_MEASUREMENT_FIELDS}
                          for m in tx.measurements_of(node.id)],
-        "edges": [b.to_dict() for b in tx.edge_briefs(node.id)],
+        "edges": [e.to_dict() for e in tx.edge_listing(node.id)],
     }
 

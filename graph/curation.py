@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from graph.core import add_edge, require_node
 
 if TYPE_CHECKING:
+    from db.records import Measurement
     from graph.api import Graph
-    from graph.records import Measurement
 
 # Edge types a curator cannot "accept": duplicates are merged, and listed_similar is a source's listing.
 NOT_ACCEPTABLE = {"duplicate_of": "merge duplicates with `curate merge` instead",
@@ -94,17 +94,16 @@ def merge(graph: Graph, keep_id: str, dup_id: str, actor: str = "cli", score: fl
             raise ValueError(f"{keep_id!r} is itself merged; merge into the node it was merged into")
         moved: list[dict[str, Any]] = []
         removed: list[dict[str, Any]] = []
-        for eid, src, etype, dst, _ in tx.edge_triples(dup_id):
-            new_src = keep_id if src == dup_id else src
-            new_dst = keep_id if dst == dup_id else dst
-            if new_src == new_dst or tx.find_edge(new_src, etype, new_dst) is not None:
-                edge = tx.get_edge(eid)
-                removed.append({"source": src, "type": etype, "target": dst, "attrs": edge.attrs,
-                                "provenance": edge.source})
-                tx.delete_edge(eid)
+        for edge in tx.edges_touching(dup_id):
+            new_src = keep_id if edge.source_id == dup_id else edge.source_id
+            new_dst = keep_id if edge.target_id == dup_id else edge.target_id
+            if new_src == new_dst or tx.find_edge(new_src, edge.type, new_dst) is not None:
+                removed.append({"source": edge.source_id, "type": edge.type, "target": edge.target_id,
+                                "attrs": edge.attrs, "provenance": edge.source})
+                tx.delete_edge(edge.id)
             else:
-                tx.repoint_edge(eid, new_src, new_dst)
-                moved.append({"id": eid, "source": src, "type": etype, "target": dst,
+                tx.repoint_edge(edge.id, new_src, new_dst)
+                moved.append({"id": edge.id, "source": edge.source_id, "type": edge.type, "target": edge.target_id,
                               "moved_source": new_src, "moved_target": new_dst})
         dup_edge, _ = add_edge(tx, dup_id, "duplicate_of", keep_id, None, {"user": actor, "via": "curation"})
         tx.update_node(dup_id, status="merged")
@@ -173,8 +172,9 @@ def merged_measurements(graph: Graph, keep_id: str) -> dict[str, list[Measuremen
         todo, seen = [keep_id], {keep_id}
         while todo:
             current = todo.pop()
-            for _, src, etype, dst, _ in tx.edge_triples(current):
-                if etype == "duplicate_of" and dst == current and src not in seen:
+            for edge in tx.edges_touching(current, edge_type="duplicate_of"):
+                src = edge.source_id
+                if edge.target_id == current and src not in seen:
                     seen.add(src)
                     todo.append(src)
                     meas = tx.measurements_of(src)

@@ -7,7 +7,7 @@ import json
 import zipfile
 from typing import Any
 
-from db.store import Tx
+from db.session import Tx
 from graph.core import add_edge, create_node
 from graph.schemas import GraphExport, NodeIn, validate
 

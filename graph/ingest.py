@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from db.store import Tx
-from graph import records as r
+from db import records as r
+from db.session import Tx
 from graph.core import add_edge, create_node
 from graph.documents import NodeDraft, ParsedDocument
 from graph.ids import normalize_title

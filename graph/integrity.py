@@ -48,16 +48,18 @@ class Problem:
 def check(graph: Graph) -> list[Problem]:
     """Every integrity problem of the stored graph, in a stable order (empty when the graph is sound)."""
     with graph.store.read() as tx:
-        edges = tx.edges_with_ends()
+        edges = tx.list_edges()
         odd_nodes = tx.nodes_outside(NODE_KINDS, STATUSES)
         odd_meas = tx.measurements_outside(ERR_KINDS)
         orphans = tx.orphan_rows()
         nodes = tx.list_nodes()
+    by_id = {n.id: n for n in nodes}
     merged = [n for n in nodes if n.status == "merged"]
     prefix_bad = [n for n in nodes if not n.id.startswith(f"{n.kind}:")]
     problems: list[Problem] = []
 
-    for e, src, dst in edges:
+    for e in edges:
+        src, dst = by_id.get(e.source_id), by_id.get(e.target_id)
         where = f"edge {e.id} ({e.source_id} {e.type} {e.target_id})"
         missing = [end for end, node in (("source", src), ("target", dst)) if node is None]
         if missing:
@@ -88,7 +90,7 @@ def check(graph: Graph) -> list[Problem]:
                                 f"unknown error kind {err_kind!r}; expected one of: {', '.join(ERR_KINDS)}"))
 
     touching: dict[str, list] = defaultdict(list)
-    for e, src, dst in edges:
+    for e in edges:
         touching[e.source_id].append(e)
         if e.target_id != e.source_id:
             touching[e.target_id].append(e)

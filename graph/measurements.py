@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from graph.records import Measurement
+from db.records import Measurement
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _QUANTITY = re.compile(

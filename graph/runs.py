@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from db.store import Tx
+from db.session import Tx
 from graph import core
 from graph.api import Graph
-from graph.records import Measurement, Node
+from db.records import Measurement, Node
 from graph.stats import agreement
 
 RULE = "|Δ| ≤ 2·√(e_run² + e_pub²)"  # graph.stats.agreement with a = run, b = published

@@ -36,8 +36,8 @@ from graph.embeddings import (
 if TYPE_CHECKING:
     import numpy as np
 
+    from db.records import Edge, Node
     from graph.api import Graph
-    from graph.records import Node
 
 DEFAULT_THRESHOLD = 0.65
 DEFAULT_DUPLICATE_THRESHOLD = 0.9
@@ -295,15 +295,16 @@ def clear_cache() -> None:
 
 
 # ---- queries against the graph ----------------------------------------------------------------
-def _relations(edges: list[tuple[int, str, str, str, dict]]) -> tuple[set[tuple[str, str]], dict[tuple[str, str], float]]:
+def _relations(edges: list[Edge]) -> tuple[set[tuple[str, str]], dict[tuple[str, str], float]]:
     """(pairs joined by a typed edge, listed_similar scores), pairs as sorted tuples."""
     typed: set[tuple[str, str]] = set()
     listed: dict[tuple[str, str], float] = {}
-    for _, a, etype, b, attrs in edges:
+    for e in edges:
+        a, b = e.source_id, e.target_id
         pair = (a, b) if a <= b else (b, a)
-        if etype in NOT_TYPED:
-            if etype == "listed_similar" and isinstance(attrs.get("score"), (int, float)):
-                listed[pair] = float(attrs["score"])
+        if e.type in NOT_TYPED:
+            if e.type == "listed_similar" and isinstance(e.attrs.get("score"), (int, float)):
+                listed[pair] = float(e.attrs["score"])
         else:
             typed.add(pair)
     return typed, listed
@@ -345,8 +346,8 @@ def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, li
     order, top = top_above(scores, threshold)
     with graph.store.read() as tx:
         # the edges that can rule a close node out, and the pairs a source listed: not all of a hub's edges
-        typed, listed = _relations(tx.edge_triples_between(node_id, [idx.ids[i] for i in order])
-                                   + tx.edge_triples_of_type(node_id, "listed_similar"))
+        typed, listed = _relations(tx.edges_touching(node_id, among=[idx.ids[i] for i in order])
+                                   + tx.edges_touching(node_id, edge_type="listed_similar"))
         decided = tx.decided_pairs(node_id)
         out: list[Match] = []
         seen: set[str] = set()
@@ -405,7 +406,7 @@ def candidate_pairs(graph: Graph, threshold: float = DEFAULT_THRESHOLD,
     # only edges among the nodes of some close pair can rule a pair out: read those, not the whole graph
     involved = {idx.ids[x] for x in np.unique(rows[np.concatenate([i, j])])}
     with graph.store.read() as tx:
-        typed, listed = _relations(tx.edge_triples_among(involved))
+        typed, listed = _relations(tx.edges_among(involved))
     order = np.lexsort((j, i, -s))
     found: list[tuple[str, str, float]] = []
     for k in order:

@@ -3,9 +3,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from db.records import Measurement
 from engine.record import RunLedger
 from graph import runs
-from graph.records import Measurement
 
 CL_IIA = dict(metric="IIA", split="cross", dataset="synthetic10", method="CL", err_kind="sem", n=10,
               conditions={"task": "synthetic10", "partition": "og_holdouts", "loss": "cl", "map": "linear"},

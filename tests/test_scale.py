@@ -65,6 +65,26 @@ def test_bulk_loaded_nodes_are_searchable_and_later_writes_still_indexed(tmp_pat
     assert [n.title for n, _ in g.search("wombat")] == ["Wombat circuits"]
 
 
+def test_bulk_load_restores_the_insert_trigger_as_the_database_defines_it(tmp_path):
+    """The bulk path drops the keyword index's insert trigger and re-creates it from the database's own
+    copy of its SQL, so a later migration that changes the trigger is not undone by a bulk load."""
+    g = _graph(tmp_path, "g")
+    titles_only = ("CREATE TRIGGER nodes_fts_ai AFTER INSERT ON nodes BEGIN "
+                   "INSERT INTO nodes_fts(rowid, title, description) VALUES (new.rowid, new.title, ''); END")
+    with g.store.engine.begin() as conn:  # what such a migration would do
+        conn.exec_driver_sql("DROP TRIGGER nodes_fts_ai")
+        conn.exec_driver_sql(titles_only)
+    g.bulk_load([{"kind": "paper", "title": "Wombat circuits", "description": "marsupial"}])
+    with g.store.engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'nodes_fts_ai'").scalar()
+    assert stored == titles_only
+    new = g.add_node({"kind": "claim", "title": "Quokkas mediate superposition", "description": "numbats"})
+    assert [n.id for n, _ in g.search("quokkas")] == [new]
+    assert g.search("numbats") == []  # the altered trigger did the indexing
+    assert [n.title for n, _ in g.search("wombat")] == ["Wombat circuits"]  # the bulk rows are indexed
+
+
 def test_bulk_load_into_a_filled_store_keeps_existing_edges_once(tmp_path):
     nodes, edges = _small()
     g = _graph(tmp_path, "g")

@@ -178,7 +178,7 @@ def test_candidate_pairs_once_each_best_first_without_typed_pairs(egraph):
     assert pairs and len(set(pairs)) == len(pairs) and all(a < b for a, b in pairs)
     assert [c.score for c in cands] == sorted((c.score for c in cands), reverse=True)
     with egraph.store.read() as tx:
-        typed = {tuple(sorted((a, b))) for _, a, t, b, _ in tx.edge_triples() if t != "listed_similar"}
+        typed = {tuple(sorted((e.source_id, e.target_id))) for e in tx.list_edges() if e.type != "listed_similar"}
     assert not typed & set(pairs)
     assert len(candidate_pairs(egraph, threshold=0.6, limit=2)) == 2
 

@@ -84,7 +84,7 @@ def test_edges_that_break_the_vocabulary_are_refused(edge, message):
 
 def test_a_failed_write_leaves_nothing_behind():
     g = Graph()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no node with id 'author:nobody'"):  # refused after the node was written
         with g.store.transaction() as tx:
             core.create_node(tx, {"kind": "paper", "title": "Half written"})
             core.add_edge(tx, "paper:half-written", "authored_by", "author:nobody")
@@ -133,9 +133,13 @@ def test_keyword_search_ranks_title_matches_and_filters_by_kind(seeded_graph):
     hits = seeded_graph.search("CL loss EMD")
     assert hits and all(score > 0 for _, score in hits)
     assert "EMD" in hits[0][0].title
-    assert all(n.kind == "paper" for n, _ in seeded_graph.search("interpretability", kind="paper"))
+    kinds = {n.kind for n, _ in seeded_graph.search("interpretability")}
+    paper_kinds = {n.kind for n, _ in seeded_graph.search("interpretability", kind="paper")}
+    assert kinds > {"paper"} and paper_kinds == {"paper"}
     assert seeded_graph.search("") == []
-    assert seeded_graph.search('"quotes" AND OR NOT (*)') is not None  # no FTS syntax errors
+    # FTS syntax in the text is neither an error nor an operator: it is searched as the words it holds
+    noisy = seeded_graph.search('"quotes" AND OR NOT (*)')
+    assert noisy and noisy == seeded_graph.search("quotes and or not")
 
 
 def test_export_import_round_trip(seeded_graph, tmp_path):

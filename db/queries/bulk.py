@@ -1,0 +1,124 @@
+"""Bulk writes for :mod:`graph.bulk`: rows already validated, written with executemany in one transaction."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert, select, text
+
+from db import models as m
+from db.queries.base import TxBase, chunks
+
+# the keyword index's insert trigger (created by a migration): a bulk insert into nodes drops it and fills
+# the index in one statement instead
+FTS_INSERT_TRIGGER = "nodes_fts_ai"
+
+
+def _memo_converter(proc):
+    """``proc`` (a column type's bind processor) with a memo: empty JSON values, and values repeated by
+    identity (one timestamp, one provenance), are converted once."""
+    if proc is None:
+        return None
+    memo: dict[int, tuple[Any, Any]] = {}  # id(value) -> (value, converted): value kept alive
+
+    def convert(v: Any) -> Any:
+        if v is None:
+            return proc(v)
+        if isinstance(v, (dict, list)) and not v:
+            v = {} if isinstance(v, dict) else []
+            key = -1 if isinstance(v, dict) else -2
+        else:
+            key = id(v)
+        hit = memo.get(key)
+        if hit is not None and (key < 0 or hit[0] is v):
+            return hit[1]
+        out = proc(v)
+        if key < 0 or len(memo) < 64:
+            memo[key] = (v, out)
+        return out
+
+    return convert
+
+
+class BulkWrites(TxBase):
+    def existing_node_ids(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that name a stored node."""
+        out: set[str] = set()
+        for chunk in chunks(list(set(ids)), 900):
+            out.update(self._rows(select(m.Node.id).where(m.Node.id.in_(chunk))).scalars())
+        return out
+
+    def existing_edges(self, keys: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Those of the (source id, type, target id) keys that name a stored edge."""
+        by_source: dict[str, set[tuple[str, str, str]]] = {}
+        for key in keys:
+            by_source.setdefault(key[0], set()).add(key)
+        out: set[tuple[str, str, str]] = set()
+        for chunk in chunks(list(by_source), 900):
+            q = select(m.Edge.source_id, m.Edge.type, m.Edge.target_id).where(m.Edge.source_id.in_(chunk))
+            out.update(k for k in map(tuple, self._rows(q).all()) if k in by_source[k[0]])
+        return out
+
+    def _bulk_insert(self, table: str, rows: list[dict[str, Any]], chunk: int = 50_000) -> None:
+        """executemany of ``rows`` (dicts with the same keys). On SQLite the values go through the column
+        types' own bind processing (JSON, datetimes) as SQLAlchemy would, but straight to the driver:
+        empty JSON values, and values repeated by identity (one timestamp, one provenance), are converted
+        once, which is most of the cost of a million rows."""
+        if not rows:
+            return
+        t = m.Base.metadata.tables[table]
+        if self.dialect != "sqlite":
+            stmt = insert(t)
+            for part in chunks(rows, chunk):
+                self.s.execute(stmt, part)
+            return
+        dialect = self.s.get_bind().dialect
+        keys = list(rows[0])
+        convs = [_memo_converter(t.c[k].type._cached_bind_processor(dialect)) for k in keys]
+        sql = f"INSERT INTO {t.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
+        cur = self.s.connection().connection.driver_connection.cursor()
+        try:
+            for part in chunks(rows, chunk):
+                cols = []
+                for k, conv in zip(keys, convs):
+                    vals = [row[k] for row in part]
+                    cols.append(vals if conv is None else list(map(conv, vals)))
+                cur.executemany(sql, zip(*cols))
+        finally:
+            cur.close()
+
+    def insert_nodes_bulk(self, rows: list[dict[str, Any]]) -> None:
+        """Insert node rows (every column given). On SQLite the keyword index is filled in one statement
+        after the rows instead of by the per-row trigger, which is then re-created from its own stored
+        SQL: whatever the latest migration made of it stays."""
+        if not rows:
+            return
+        if self.dialect != "sqlite":
+            self._bulk_insert("nodes", rows)
+            return
+        # DDL is transactional in SQLite: if anything fails, the rollback restores the trigger too
+        trigger_sql = self.s.scalar(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
+                                    {"name": FTS_INSERT_TRIGGER})
+        first = self.s.scalar(text("SELECT coalesce(max(rowid), 0) FROM nodes"))
+        self.s.execute(text(f"DROP TRIGGER {FTS_INSERT_TRIGGER}"))
+        self._bulk_insert("nodes", rows)
+        self.s.execute(text("INSERT INTO nodes_fts(rowid, title, description) "
+                            "SELECT rowid, title, description FROM nodes WHERE rowid > :first"), {"first": first})
+        self.s.connection().exec_driver_sql(trigger_sql)  # as stored: no parameter parsing of its text
+
+    def insert_edges_bulk(self, rows: list[dict[str, Any]]) -> None:
+        """Insert edge rows (source_id, target_id, type, attrs, source, created_at), ids assigned in order."""
+        self._bulk_insert("edges", rows)
+
+    def insert_measurements_bulk(self, rows: list[dict[str, Any]]) -> None:
+        self._bulk_insert("measurements", rows)
+
+    def insert_embeddings_bulk(self, rows: list[dict[str, Any]]) -> None:
+        """Insert embedding rows (node_id, model, text_hash, dim, vector, created_at) for nodes that have none."""
+        self._bulk_insert("embeddings", rows)
+
+    def tune_for_bulk(self) -> None:
+        """A larger page cache for this connection: a million index entries inserted in one transaction
+        otherwise thrash SQLite's default 2 MB cache."""
+        if self.dialect == "sqlite":
+            self.s.execute(text("PRAGMA cache_size=-262144"))  # 256 MiB

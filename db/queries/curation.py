@@ -1,0 +1,77 @@
+"""Stored embeddings (one vector per node and model, with the hash of the text it was computed from)
+and curators' decisions about similarity candidates."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from db import models as m
+from db.queries.base import TxBase
+
+
+class CurationQueries(TxBase):
+    # ---- embeddings ------------------------------------------------------------------------------
+    def embedding_hashes(self, model: str) -> dict[str, str]:
+        rows = self.s.execute(select(m.Embedding.node_id, m.Embedding.text_hash).where(m.Embedding.model == model))
+        return dict(rows.all())
+
+    def upsert_embedding(self, node_id: str, model: str, text_hash: str, vector: bytes, dim: int) -> None:
+        row = self.s.get(m.Embedding, (node_id, model))
+        if row is None:
+            self.s.add(m.Embedding(node_id=node_id, model=model, text_hash=text_hash, vector=vector, dim=dim))
+        else:
+            row.text_hash, row.vector, row.dim, row.created_at = text_hash, vector, dim, m.utcnow()
+
+    def embeddings(self, model: str, node_ids: Iterable[str] | None = None) -> list[tuple[str, bytes, str]]:
+        """(node id, vector, text hash) of a model's stored vectors, all or those of ``node_ids``."""
+        q = select(m.Embedding.node_id, m.Embedding.vector, m.Embedding.text_hash).where(m.Embedding.model == model)
+        if node_ids is not None:
+            q = q.where(m.Embedding.node_id.in_(list(node_ids)))
+        return [tuple(x) for x in self._rows(q.order_by(m.Embedding.node_id)).all()]
+
+    def embedding_stamp(self, model: str) -> tuple[int, Any]:
+        """(number of vectors, latest created_at) for a model: a cheap version of the stored vectors."""
+        count, latest = self.s.execute(
+            select(func.count(), func.max(m.Embedding.created_at)).where(m.Embedding.model == model)).one()
+        return int(count), latest
+
+    def embeddings_since(self, model: str, since: Any) -> list[tuple[str, bytes, str]]:
+        """Vectors of a model written at or after ``since`` (new or re-embedded nodes)."""
+        q = select(m.Embedding.node_id, m.Embedding.vector, m.Embedding.text_hash).where(
+            m.Embedding.model == model, m.Embedding.created_at >= since)
+        return [tuple(x) for x in self._rows(q.order_by(m.Embedding.node_id)).all()]
+
+    # ---- curation decisions ----------------------------------------------------------------------
+    def add_decision(self, node_a: str, node_b: str, decision: str, actor: str, edge_type: str | None = None,
+                     score: float | None = None, details: dict | None = None) -> int:
+        row = m.CurationDecision(node_a=node_a, node_b=node_b, decision=decision, actor=actor, edge_type=edge_type,
+                                 score=score, details=details or {})
+        self.s.add(row)
+        self.s.flush()
+        return row.id
+
+    def decisions(self, node_id: str | None = None, decision: str | None = None) -> list[dict]:
+        q = select(m.CurationDecision).order_by(m.CurationDecision.id)
+        if node_id:
+            q = q.where(or_(m.CurationDecision.node_a == node_id, m.CurationDecision.node_b == node_id))
+        if decision:
+            q = q.where(m.CurationDecision.decision == decision)
+        return [{"id": x.id, "node_a": x.node_a, "node_b": x.node_b, "decision": x.decision,
+                 "edge_type": x.edge_type, "score": x.score, "actor": x.actor, "details": dict(x.details or {}),
+                 "created_at": x.created_at} for x in self.s.scalars(q)]
+
+    def decided_pairs(self, node_id: str | None = None) -> set[tuple[str, str]]:
+        """Pairs (sorted) whose latest curation decision is accepted, dismissed or merged.
+
+        A later ``unmerged`` decision reopens a merged pair, so an undone merge leaves no trace in the
+        candidates.
+        """
+        q = select(m.CurationDecision.node_a, m.CurationDecision.node_b, m.CurationDecision.decision)
+        if node_id is not None:
+            q = q.where(or_(m.CurationDecision.node_a == node_id, m.CurationDecision.node_b == node_id))
+        latest: dict[tuple[str, str], str] = {}
+        for a, b, d in self._rows(q.order_by(m.CurationDecision.id)).all():
+            latest[(a, b) if a <= b else (b, a)] = d
+        return {p for p, d in latest.items() if d in ("accepted", "dismissed", "merged")}

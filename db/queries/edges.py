@@ -1,0 +1,179 @@
+"""Edges: writing them, and reading them as :class:`db.records.Edge` (both ends), or seen from one end
+as :class:`db.records.EdgeEnd` (the other end's id, kind and title) or :class:`db.records.EdgeView`
+(the whole node at the other end)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, func, select, union, update
+
+from db import models as m
+from db import records as r
+from db.queries.base import EDGE_COLUMNS, NODE_COLUMNS, chunks, edge_record, node_record
+from db.queries.nodes import NodeQueries
+
+# an edge seen from the node at ``here``: "out" from its source, "in" from its target
+_DIRECTIONS = (("out", m.Edge.source_id, m.Edge.target_id), ("in", m.Edge.target_id, m.Edge.source_id))
+
+
+class EdgeQueries(NodeQueries):
+    # ---- one edge ------------------------------------------------------------------------------
+    def find_edge(self, source_id: str, edge_type: str, target_id: str) -> r.Edge | None:
+        row = self._rows(select(*EDGE_COLUMNS).where(
+            m.Edge.source_id == source_id, m.Edge.type == edge_type, m.Edge.target_id == target_id)).first()
+        return edge_record(row) if row is not None else None
+
+    def get_edge(self, edge_id: int) -> r.Edge | None:
+        row = self._rows(select(*EDGE_COLUMNS).where(m.Edge.id == edge_id)).first()
+        return edge_record(row) if row is not None else None
+
+    def insert_edge(self, source_id: str, edge_type: str, target_id: str, attrs: dict | None = None,
+                    source: dict | None = None) -> r.Edge:
+        row = m.Edge(source_id=source_id, type=edge_type, target_id=target_id, attrs=attrs or {},
+                     source=source or {})
+        self.s.add(row)
+        self.s.flush()
+        return edge_record((row.id, source_id, edge_type, target_id, row.attrs, row.source))
+
+    def update_edge_attrs(self, edge_id: int, attrs: dict) -> None:
+        self.s.execute(update(m.Edge).where(m.Edge.id == edge_id).values(attrs=attrs))
+
+    def repoint_edge(self, edge_id: int, source_id: str, target_id: str) -> None:
+        """Move an edge to new endpoints, keeping its id, attrs and provenance."""
+        self.s.execute(update(m.Edge).where(m.Edge.id == edge_id).values(source_id=source_id, target_id=target_id))
+
+    def delete_edge(self, edge_id: int) -> None:
+        self.s.execute(delete(m.Edge).where(m.Edge.id == edge_id))
+
+    # ---- edges with both ends --------------------------------------------------------------------
+    def list_edges(self, edge_type: str | None = None) -> list[r.Edge]:
+        """Every edge (of one type when given), in edge order."""
+        q = select(*EDGE_COLUMNS).order_by(m.Edge.id)
+        if edge_type:
+            q = q.where(m.Edge.type == edge_type)
+        return [edge_record(x) for x in self._rows(q)]
+
+    def edges_touching(self, node_id: str, among: Iterable[str] | None = None,
+                       edge_type: str | None = None) -> list[r.Edge]:
+        """Every edge with ``node_id`` at one end, each once, in edge order; only those whose other end is
+        one of ``among`` when it is given, and only those of ``edge_type`` when that is given."""
+        groups = [None] if among is None else list(chunks(sorted(set(among))))
+        found: dict[int, r.Edge] = {}
+        for _, here, there in _DIRECTIONS:
+            q = select(*EDGE_COLUMNS).where(here == node_id)
+            if edge_type is not None:
+                q = q.where(m.Edge.type == edge_type)
+            for group in groups:
+                for row in self._rows(q if group is None else q.where(there.in_(group))).all():
+                    edge = edge_record(row)
+                    found[edge.id] = edge  # a self-loop is found from both ends
+        return [found[k] for k in sorted(found)]
+
+    def edges_among(self, node_ids: Iterable[str]) -> list[r.Edge]:
+        """Every edge whose two ends are both among ``node_ids``, in edge order."""
+        ids = set(node_ids)
+        order = sorted(ids)
+        out: list[r.Edge] = []
+        for chunk in chunks(order, 900):
+            q = select(*EDGE_COLUMNS).where(m.Edge.source_id.in_(chunk))
+            if len(order) <= 900:  # a longer list is checked in Python rather than bound a second time
+                q = q.where(m.Edge.target_id.in_(order))
+            # row[3] is the target id (EDGE_COLUMNS order): checked before a record is built
+            out.extend(edge_record(row) for row in self._rows(q).all() if row[3] in ids)
+        out.sort(key=lambda e: e.id)
+        return out
+
+    # ---- edges seen from one end -----------------------------------------------------------------
+    def edge_ends(self, node_id: str, among: Iterable[str] | None = None, *,
+                  with_attrs: bool = True) -> list[r.EdgeEnd]:
+        """Every edge touching ``node_id``, seen from it (a self-loop twice), unordered; only those whose
+        other end is one of ``among`` when it is given. ``with_attrs=False`` leaves the attrs out (None):
+        the least a ranking of a node's neighbours needs (a hub has thousands)."""
+        groups = [None] if among is None else list(chunks(list(set(among))))
+        out: list[r.EdgeEnd] = []
+        for direction, here, there in _DIRECTIONS:
+            cols = (m.Edge.id, m.Edge.type, there, m.Node.kind, m.Node.title)
+            q = select(*cols, *((m.Edge.attrs,) if with_attrs else ())).join(m.Node, m.Node.id == there)
+            q = q.where(here == node_id)
+            for group in groups:
+                rows = self._rows(q if group is None else q.where(there.in_(group))).all()
+                if with_attrs:
+                    out.extend(r.EdgeEnd(i, t, direction, o, k, title, dict(a or {}))
+                               for i, t, o, k, title, a in rows)
+                else:
+                    out.extend(r.EdgeEnd(i, t, direction, o, k, title) for i, t, o, k, title in rows)
+        return out
+
+    def edge_listing(self, node_id: str) -> list[r.EdgeEnd]:
+        """Every edge touching ``node_id`` seen from it, with attrs, in edge order (a self-loop: out, then
+        in): what a listing of the node's edges shows, without loading the other nodes whole."""
+        return sorted(self.edge_ends(node_id), key=lambda e: (e.id, e.direction != "out"))
+
+    def edges_of(self, node_id: str) -> list[r.EdgeView]:
+        """Every edge touching ``node_id`` seen from it (a self-loop twice), in edge order, each with the
+        node at its other end."""
+        edges = self.edges_touching(node_id)
+        others = self.get_nodes(e.target_id if e.source_id == node_id else e.source_id for e in edges)
+        out = []
+        for e in edges:
+            if e.source_id == node_id:
+                out.append(r.EdgeView(e, "out", others[e.target_id]))
+            if e.target_id == node_id:
+                out.append(r.EdgeView(e, "in", others[e.source_id]))
+        return out
+
+    def edge_views(self, node_ids: Iterable[str], edge_type: str,
+                   direction: str = "out") -> dict[str, list[r.EdgeView]]:
+        """For each of ``node_ids``, its ``edge_type`` edges in ``direction`` ("out": the node is their
+        source), in edge order, each with the node at the other end."""
+        outgoing = direction == "out"
+        here = m.Edge.source_id if outgoing else m.Edge.target_id
+        edges: list[r.Edge] = []
+        for chunk in chunks(list(set(node_ids))):
+            # ordered here, not in SQL: "ORDER BY id" tempts SQLite into walking the type index instead
+            q = select(*EDGE_COLUMNS).where(m.Edge.type == edge_type, here.in_(chunk))
+            edges.extend(edge_record(x) for x in self._rows(q).all())
+        edges.sort(key=lambda e: e.id)
+        nodes = self.get_nodes(e.target_id if outgoing else e.source_id for e in edges)
+        out: dict[str, list[r.EdgeView]] = {}
+        for e in edges:
+            near, far = (e.source_id, e.target_id) if outgoing else (e.target_id, e.source_id)
+            out.setdefault(near, []).append(r.EdgeView(e, direction, nodes[far]))
+        return out
+
+    # ---- walks and counts -----------------------------------------------------------------------
+    def next_hop(self, frontier: Iterable[str], seen: Iterable[str], limit: int) -> list[str]:
+        """The first ``limit`` ids (sorted) of nodes joined by an edge to some node of ``frontier`` and not
+        in ``seen``: one level of a breadth-first walk, cut in the database rather than after loading a
+        hub's thousands of neighbours."""
+        seen = list(set(seen))
+        found: list[str] = []
+        for chunk in chunks(list(set(frontier))):
+            u = union(select(m.Edge.target_id.label("nid")).where(m.Edge.source_id.in_(chunk)),
+                      select(m.Edge.source_id.label("nid")).where(m.Edge.target_id.in_(chunk))).subquery()
+            q = select(u.c.nid)
+            if len(seen) <= 2000:  # a longer list is left out in Python rather than bound as parameters
+                q = q.where(u.c.nid.not_in(seen)) if seen else q
+                found.extend(self._rows(q.order_by(u.c.nid).limit(limit)).scalars())
+            else:
+                found.extend(self._rows(q.order_by(u.c.nid).limit(limit + len(seen))).scalars())
+        return sorted(set(found) - set(seen))[:limit]
+
+    def edge_targets(self, edge_type: str, measured_only: bool = False, limit: int = 1000) -> list[r.Node]:
+        """Nodes at the target end of some ``edge_type`` edge (papers with findings, runs with results),
+        only those whose source is a measured node when ``measured_only``."""
+        ids = select(m.Edge.target_id).where(m.Edge.type == edge_type)
+        if measured_only:
+            ids = ids.where(m.Edge.source_id.in_(select(m.Measurement.node_id)))
+        rows = self._rows(select(*NODE_COLUMNS).where(m.Node.id.in_(ids)).order_by(m.Node.title).limit(limit))
+        return [node_record(x) for x in rows]
+
+    def busiest_target(self) -> tuple[str, int] | None:
+        """The node that the most edges point to, with that count (None when there are no edges)."""
+        count = func.count().label("c")
+        row = self.s.execute(select(m.Edge.target_id, count).group_by(m.Edge.target_id)
+                             .order_by(count.desc()).limit(1)).first()
+        return (row[0], row[1]) if row else None
+
+    def count_edges_by_type(self) -> dict[str, int]:
+        return dict(self.s.execute(select(m.Edge.type, func.count()).group_by(m.Edge.type)).all())

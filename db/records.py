@@ -1,0 +1,101 @@
+"""In-memory values the store hands back: plain dataclasses, no SQL, no session attached.
+
+Edges come in three shapes, one per kind of reader:
+
+- :class:`Edge`: a stored edge, both ends, attrs and provenance;
+- :class:`EdgeEnd`: an edge seen from one of its ends, with the id, kind and title of the node at the
+  other end (what listings and rankings of a node's neighbours need, without loading those nodes);
+- :class:`EdgeView`: an edge seen from one of its ends, with the whole node at the other end.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Measurement:
+    metric: str
+    value: float
+    err: float | None = None
+    err_kind: str | None = None
+    n: int | None = None
+    split: str | None = None
+    dataset: str | None = None
+    method: str | None = None
+    conditions: dict[str, Any] = field(default_factory=dict)
+    higher_is_better: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def display(self) -> str:
+        if self.err is None:
+            return f"{self.value:g}"
+        return f"{self.value:g}±{self.err:g}"
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str
+    title: str
+    description: str = ""
+    status: str = "active"
+    attrs: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def brief(self) -> dict[str, str]:
+        return {"id": self.id, "kind": self.kind, "title": self.title}
+
+
+@dataclass
+class Edge:
+    """A stored edge: ``source_id`` --``type``--> ``target_id``; ``source`` is its provenance."""
+
+    id: int
+    source_id: str
+    type: str
+    target_id: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class EdgeEnd:
+    """An edge seen from one of its ends, with the id, kind and title of the node at the other end.
+
+    ``direction`` is "out" where the end it is seen from is the edge's source, "in" where it is the
+    target (a self-loop is seen from both). ``attrs`` is None only where the reader was asked to leave
+    them out: ranking a hub's thousands of neighbours needs none. Slotted rather than frozen because
+    readers build one per edge, and a frozen dataclass costs about four times as much to build.
+    """
+
+    id: int
+    type: str
+    direction: str  # "out" | "in"
+    other_id: str
+    other_kind: str
+    other_title: str
+    attrs: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of an edge in ``findings show --json``."""
+        return {
+            "type": self.type,
+            "direction": self.direction,
+            "node": {"id": self.other_id, "kind": self.other_kind, "title": self.other_title},
+            "attrs": self.attrs,
+        }
+
+
+@dataclass
+class EdgeView:
+    """An edge seen from one of its ends, with the whole node at the other end."""
+
+    edge: Edge
+    direction: str  # "out" | "in"
+    node: Node  # the other end

@@ -1,0 +1,116 @@
+"""The store: transactions on the database, and :class:`Tx`, the operations one transaction offers.
+
+``Store.transaction()`` yields a :class:`Tx`; everything done through one ``Tx`` commits together or
+not at all. The SQL lives in :mod:`db.queries`, one module per group of operations, each a mixin of
+``Tx`` (the CLI's quick SQLite read path, :mod:`db.sqlite_read`, holds the rest). Values come back as
+:mod:`db.records` dataclasses, never as ORM objects.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from db.engine import PG_READ_ISOLATION, SQLITE_BEGIN_OPTION, ensure_schema, get_engine, resolve_url
+from db.queries.admin import TableAccess
+from db.queries.bulk import BulkWrites
+from db.queries.curation import CurationQueries
+from db.queries.edges import EdgeQueries
+from db.queries.measurements import MeasurementQueries
+from db.queries.search import SearchQueries
+from db.retry import DEFAULT_POLICY, RetryPolicy, run_with_retry
+
+T = TypeVar("T")
+
+
+class Tx(EdgeQueries, SearchQueries, MeasurementQueries, CurationQueries, BulkWrites, TableAccess):
+    """One transaction's worth of store operations (nodes and edges, measurements, keyword search,
+    embeddings and curation decisions, bulk writes, whole-table access)."""
+
+
+@contextmanager
+def _refusals_as_value_errors() -> Iterator[None]:
+    """A value the database itself refuses (out of range, a broken constraint) is the caller's input
+    error like any other: one sentence, as ValueError. The transaction has been rolled back."""
+    from sqlalchemy import exc as sa_exc
+
+    try:
+        yield
+    except (sa_exc.DataError, sa_exc.IntegrityError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise ValueError(f"the database refused the change: {detail[0] if detail else type(exc).__name__}") from exc
+    except OverflowError as exc:  # sqlite3 refuses integers beyond 64 bits before SQLAlchemy sees them
+        raise ValueError(f"the database refused the change: a number is too large ({exc})") from exc
+
+
+class Store:
+    """The database behind a graph.
+
+    - :meth:`run_in_transaction` (``fn(tx)``): the way to write. One transaction; when it loses a race
+      (SQLite busy, PostgreSQL serialization failure or deadlock, a concurrent insert of the same node id)
+      it is rolled back and ``fn`` runs again, with bounded back-off (:mod:`db.retry`).
+    - :meth:`transaction` (``with``): one write transaction whose start is retried while the database is
+      busy; its body cannot be re-run, so concurrent conflicts surface as errors. Nothing is half-written.
+    - :meth:`read` (``with``): a snapshot for reading (SQLite: deferred BEGIN, which neither waits for nor
+      blocks the writer; PostgreSQL: REPEATABLE READ). Do not write inside it.
+
+    A value the database refuses comes out as ``ValueError``, the database unchanged.
+    """
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True, retry_policy: RetryPolicy = DEFAULT_POLICY):
+        self.url = resolve_url(url)
+        self.engine: Engine = get_engine(self.url)
+        self.retry_policy = retry_policy
+        if self.engine.dialect.name == "postgresql":
+            self._read_engine = self.engine.execution_options(isolation_level=PG_READ_ISOLATION)
+        else:
+            self._read_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+        if migrate:
+            ensure_schema(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def _attempt(self, engine: Engine) -> Iterator[Tx]:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            session.connection()  # begin now: SQLite's BEGIN IMMEDIATE takes the write lock here
+            yield Tx(session)
+
+    def _enter(self, engine: Engine) -> tuple[ExitStack, Tx]:
+        stack = ExitStack()
+        try:
+            tx = stack.enter_context(self._attempt(engine))
+        except BaseException:
+            stack.close()
+            raise
+        return stack, tx
+
+    def run_in_transaction(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn(tx)`` in one transaction and commit; re-run it from the start on a lost race."""
+
+        def once() -> T:
+            with self._attempt(self.engine) as tx:
+                return fn(tx)
+
+        with _refusals_as_value_errors():
+            return run_with_retry(once, self.retry_policy)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        stack, tx = run_with_retry(lambda: self._enter(self.engine), self.retry_policy)
+        with _refusals_as_value_errors(), stack:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        stack, tx = run_with_retry(lambda: self._enter(self._read_engine), self.retry_policy)
+        with stack:
+            yield tx
+
+    def dispose(self) -> None:
+        self.engine.dispose()
