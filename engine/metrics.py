@@ -37,49 +37,24 @@ float64:
 ε → 0 limit of OT_ε), with ``numItermax = 1e9`` and POT's warnings turned into errors: with the default
 ``numItermax`` it stops early for n ≥ 2000 and returns a wrong value with only a warning.
 
-Every reported number names its measure (:data:`SINKHORN_MEASURE`, :data:`EMD_MEASURE`). When a set is larger
-than a measure's ``max_points`` it is subsampled deterministically (a fixed-seed permutation, see
+Every reported number names its measure, a definition registered in :mod:`graph.measures`
+(:func:`measure_divergences` computes all of them for one evaluated set, each with its floor). When a set is
+larger than a measure's ``max_points`` it is subsampled deterministically (a fixed-seed permutation, see
 :func:`subsample`) and the result says how many points were used.
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 SINKHORN_EPS = 0.0025
 SINKHORN_TOL = 1e-5  # L2 marginal violation relative to ‖b‖₂
-SINKHORN_MEASURE = "sinkhorn_divergence"
-EMD_MEASURE = "exact_emd"
-COST = "0.5*sqeuclidean"
-
-
-@dataclass(frozen=True)
-class DivergenceMeasure:
-    """Names one divergence estimator and its parameters; stored with every result."""
-
-    name: str
-    cost: str = COST
-    eps: float | None = None
-    debiased: bool = False
-    solver: str = ""
-    max_points: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def sinkhorn_measure(max_points: int | None = None, eps: float = SINKHORN_EPS) -> DivergenceMeasure:
-    return DivergenceMeasure(
-        name=SINKHORN_MEASURE, eps=eps, debiased=True, max_points=max_points,
-        solver=f"log-domain semi-dual L-BFGS + POT sinkhorn_log to L2 marginal error < {SINKHORN_TOL:g}·‖b‖₂")
-
-
-def emd_measure(max_points: int | None = None) -> DivergenceMeasure:
-    return DivergenceMeasure(name=EMD_MEASURE, solver="ot.emd2(numItermax=1e9), warnings as errors",
-                             max_points=max_points)
+SINKHORN_MAX_POINTS = 500
+EMD_MAX_POINTS = 4000
+REFERENCES = ("matched", "task")
 
 
 class ConvergenceError(RuntimeError):
@@ -206,3 +181,122 @@ def exact_emd(x: np.ndarray, y: np.ndarray) -> float:
         except UserWarning as exc:
             raise ConvergenceError(f"exact EMD did not solve: {exc}") from exc
     return float(value)
+
+
+@dataclass
+class PointSets:
+    """What the divergence measures of one evaluated intervention set compare, on the causal coordinates.
+
+    All (n, 2) float arrays, one row per intervention, except ``task_natives`` (m, 2):
+    ``intervened`` the intervened vectors; ``paper_natives`` one native vector per intervention drawn from the
+    evaluated task with the target's x and a random y (the paper's native set); ``matched``, ``matched2`` two
+    independent native draws of each intervention's counterfactual class (``matched2`` is also what a
+    perfect map would output: every floor uses it); ``task_natives`` the task's native vectors.
+    """
+
+    intervened: np.ndarray
+    paper_natives: np.ndarray
+    matched: np.ndarray
+    matched2: np.ndarray
+    task_natives: np.ndarray
+
+
+def measure_divergences(sets: PointSets, reference: str = "matched", subsample_seed: int = 0,
+                        sinkhorn_max_points: int | None = SINKHORN_MAX_POINTS,
+                        emd_max_points: int | None = EMD_MAX_POINTS) -> dict[str, dict[str, Any]]:
+    """Every registered synthetic divergence of one evaluated set, each with its floor on the same data.
+
+    Returns ``{measure id: {"value", "floor", "n_points": [intervened, native]}}`` for the paper's measure
+    (:data:`graph.measures.GRANT2025_SINKHORN`, all points) and the engine's converged Sinkhorn divergence
+    and exact EMD against ``reference`` natives ("matched": the class-matched draws, subsampled with the pairs
+    kept together; "task": the task's natives, subsampled independently). The floor is the same estimator
+    with the intervened set replaced by ``matched2`` (a perfect intervention), same points.
+    """
+    from engine.paper_estimator import paper_divergence
+    from graph.measures import GRANT2025_SINKHORN
+
+    if reference not in REFERENCES:
+        raise ValueError(f"Unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}.")
+    n = len(sets.intervened)
+    out: dict[str, dict[str, Any]] = {GRANT2025_SINKHORN: {
+        "value": paper_divergence(sets.intervened, sets.paper_natives),
+        "floor": paper_divergence(sets.matched2, sets.paper_natives),
+        "n_points": [n, len(sets.paper_natives)]}}
+    if reference == "matched":
+        native, native_seed = sets.matched, subsample_seed  # same rows on both sides
+    else:
+        native, native_seed = sets.task_natives, subsample_seed + 1
+    for mid, max_points in ((f"sinkhorn_converged_{reference}", sinkhorn_max_points),
+                            (f"exact_emd_{reference}", emd_max_points)):
+        x = subsample(sets.intervened, max_points, seed=subsample_seed)
+        perfect = subsample(sets.matched2, max_points, seed=subsample_seed)
+        y = subsample(native, max_points, seed=native_seed)
+        if mid.startswith("sinkhorn"):
+            yy = _memo("ot_self", entropic_ot, y, y)
+            value = sinkhorn_divergence(x, y, y_self=yy)
+            floor = _memo("sinkhorn_floor", lambda p, q: sinkhorn_divergence(p, q, y_self=yy), perfect, y)
+        else:
+            value, floor = exact_emd(x, y), _memo("emd_floor", exact_emd, perfect, y)
+        out[mid] = {"value": value, "floor": floor, "n_points": [len(x), len(y)]}
+    return out
+
+
+_MEMO: dict[tuple, float] = {}
+
+
+def _memo(name: str, fn, a: np.ndarray, b: np.ndarray) -> float:
+    """fn(a, b), remembered by the arrays' bytes: a floor depends on the data, not on the map, so the runs
+    of one seed and task (every loss, both directions) share it within a worker process."""
+    import hashlib
+
+    key = (name, hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest(),
+           hashlib.sha1(np.ascontiguousarray(b).tobytes()).hexdigest(), a.shape, b.shape)
+    if key not in _MEMO:
+        if len(_MEMO) > 256:
+            _MEMO.clear()
+        _MEMO[key] = fn(a, b)
+    return _MEMO[key]
+
+
+def measure_params(measure_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What each measure ran with beyond its registered definition: the installed library versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    libraries = {"grant2025": {"geomloss": v("geomloss"), "torch": v("torch")},
+                 "sinkhorn": {"pot": v("pot"), "scipy": v("scipy"), "numpy": v("numpy")},
+                 "exact_emd": {"pot": v("pot"), "numpy": v("numpy")},
+                 "iia": {"torch": v("torch")}}
+    return {m: {"versions": next(lib for prefix, lib in libraries.items() if m.startswith(prefix))}
+            for m in measure_ids}
+
+
+def estimator(measure_id: str):
+    """The raw two-set estimator of a registered divergence measure: ``fn(x (n, d), y (m, d)) -> float``.
+
+    The point sets a measure compares (and their sizes) are the protocol's business; this is the number
+    computed from two given sets, as the measure defines it (z-scoring and ÷ √d included where it does).
+    """
+    from engine.paper_estimator import paper_divergence
+    from graph.measures import get
+
+    if get(measure_id).metric != "EMD":
+        raise ValueError(f"{measure_id} is not a divergence measure.")
+    if measure_id.endswith("_zscored_per_sqrt_d"):
+        from engine.llm_divergence import zscore
+
+        base = estimator(measure_id.replace("_divergence_zscored_per_sqrt_d", "_converged_task")
+                         .replace("_zscored_per_sqrt_d", "_task"))
+        return lambda x, y: base(zscore(np.asarray(x, float)), zscore(np.asarray(y, float))) / np.sqrt(x.shape[1])
+    if measure_id.startswith("grant2025"):
+        return paper_divergence
+    if measure_id.startswith("sinkhorn"):
+        return sinkhorn_divergence
+    if measure_id.startswith("exact_emd"):
+        return exact_emd
+    raise ValueError(f"No estimator is implemented for {measure_id}.")

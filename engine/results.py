@@ -1,49 +1,60 @@
-"""Result objects of the synthetic transfer protocol: plain dataclasses, JSON out.
+"""Result objects of the synthetic transfer protocols: plain dataclasses, JSON out.
 
-:class:`SyntheticConfig` holds everything needed to rerun an experiment (task, partition, loss, map, CL
-weight ε, k, seeds, the site, both divergence measures with their parameters, the training protocol).
-:class:`RunResult` is one (seed, direction) run; :class:`SyntheticSummary` gathers the runs of one config
-and summarises them as mean ± SEM (SEM = sample std / √n).
+:class:`SyntheticConfig` holds everything needed to rerun an experiment (protocol, task, partition, loss,
+map, CL weight ε, k, seeds, the site, the divergence settings, the training protocol). :class:`RunResult` is
+one (seed, direction) run; :class:`SyntheticSummary` gathers the runs of one config and summarises them as
+mean ± SEM (:mod:`graph.stats`).
 
 ``SyntheticSummary.to_json()`` is the ``findings run synthetic --json`` contract::
 
-    {"task", "partition", "loss", "map", "epsilon", "seeds", "divergence_measure",
-     "train": {"iia": {"mean", "sem"}, "emd": {"mean", "sem"}, ...},
-     "cross": {"iia": {"mean", "sem"}, "emd": {"mean", "sem"}, ...},
-     "per_run": [...], ...}
+    {"protocol", "task", "partition", "loss", "map", "epsilon", "seeds", "k", "site",
+     "measures": [divergence measure ids], "measure_params": {id: {"versions": {library: version}}},
+     "divergence_measure", "divergence_measures",
+     "train": {...split...}, "cross": {...split...}, "per_run": [...], "wall_time_s", "config"}
 
-where ``"emd"`` holds the divergence named by ``"divergence_measure"`` — the debiased Sinkhorn divergence,
-which is what the paper calls "EMD" — and ``"exact_emd"`` beside it holds the exact EMD (``ot.emd2``).
-``"epsilon"`` is the CL weight of ``das+cl`` (null for ``das`` and ``cl``, which have none).
+    split = {"iia": {"mean", "sem", "n"}, "noop_iia": {...},
+             "<measure id>": {"mean", "sem", "n", "floor": {"mean", "sem", "n"}, "n_points": [n_int, n_nat]},
+             ...one entry per divergence measure (graph.measures), e.g. "grant2025_geomloss_sinkhorn",
+             "sinkhorn_converged_matched", "exact_emd_matched"...,
+             "emd": the engine's converged Sinkhorn divergence, "exact_emd": the engine's exact EMD,
+             "native_floor_emd": the exact EMD's floor (these three as before, named by "divergence_measures")}
+
+``"epsilon"`` is the CL weight of ``das+cl`` (null for ``das`` and ``cl``).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from engine.metrics import EMD_MEASURE, SINKHORN_MEASURE, DivergenceMeasure
+from engine.metrics import EMD_MAX_POINTS, SINKHORN_MAX_POINTS, measure_params
 from engine.synthetic import SITE, TASK
 from engine.training import TrainConfig
 from graph.stats import Summary, summarize
 
+PROTOCOLS = ("engine", "grant2025")
+
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """One experiment of the synthetic transfer protocol."""
+    """One experiment on the synthetic task under one protocol (``engine``: this project's; ``grant2025``:
+    the paper's code, :mod:`engine.grant2025`). Fields marked engine/grant2025 apply to that protocol only."""
 
     partition: str
     train: TrainConfig
+    protocol: str = "engine"
     map_kind: str = "linear"
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     samples_per_class: int = 100
-    n_train_per_variable: int = 500
-    n_eval_per_variable: int = 500
+    n_train_per_variable: int = 500  # engine
+    n_eval_per_variable: int = 500  # engine
+    interventions_per_class: int = 100  # grant2025
+    data_seed: int = 0  # grant2025: the causal draw every seed shares
     classifier_max_epochs: int = 1000
     classifier_patience: int = 100
-    classifier_ties: str = "last"  # which best-validation checkpoint the probe keeps (engine.synthetic)
-    sinkhorn: DivergenceMeasure = field(default_factory=lambda: DivergenceMeasure(SINKHORN_MEASURE))
-    emd: DivergenceMeasure = field(default_factory=lambda: DivergenceMeasure(EMD_MEASURE))
-    reference: str = "matched"  # native set the divergence compares with: class-matched draws, or the task's natives
+    classifier_ties: str = "last"  # engine: which best-validation checkpoint the probe keeps
+    sinkhorn_max_points: int = SINKHORN_MAX_POINTS
+    emd_max_points: int = EMD_MAX_POINTS
+    reference: str = "matched"  # the engine measures' native set: class-matched draws, or the task's natives
     task: str = TASK
     site: str = SITE
 
@@ -60,36 +71,51 @@ class SyntheticConfig:
     def k(self) -> int:
         return self.train.k
 
+    @property
+    def measures(self) -> list[str]:
+        """The divergence measures every evaluation computes (graph.measures ids)."""
+        from graph.measures import GRANT2025_SINKHORN
+
+        return [GRANT2025_SINKHORN, f"sinkhorn_converged_{self.reference}", f"exact_emd_{self.reference}"]
+
+    @property
+    def selection_rule(self) -> str:
+        if self.protocol == "grant2025":
+            if self.loss == "das":
+                return "first epoch with the best training IIA (the map after that epoch's update)"
+            return ("lowest training grant2025_geomloss_sinkhorn, ties to training IIA at least as good, no accuracy "
+                    "guard (the map after that epoch's update)")
+        return self.train.selection_rule
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["seeds"] = list(self.seeds)
         out["loss"] = self.loss
         out["epsilon"] = self.epsilon
         out["k"] = self.k
-        out["selection_rule"] = self.train.selection_rule
+        out["selection_rule"] = self.selection_rule
+        out["measures"] = self.measures
         return out
 
 
 @dataclass
 class EvalResult:
-    """One trained map measured on one task's held-out interventions."""
+    """One trained map measured on one task's interventions.
+
+    ``divergences``: {measure id: {"value", "floor", "n_points": [intervened, native]}}
+    (:func:`engine.metrics.measure_divergences`).
+    """
 
     task: str
     y_values: tuple[int, ...]
     n_interventions: int
     iia: float
     noop_iia: float  # share of interventions whose counterfactual class is the base's own class
-    sinkhorn_divergence: float
-    exact_emd: float
-    native_floor_emd: float  # exact EMD between two class-matched native draws: what native data scores
-    n_points_sinkhorn: tuple[int, int]  # (intervened, native) points used after subsampling
-    n_points_emd: tuple[int, int]
+    divergences: dict[str, dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["y_values"] = list(self.y_values)
-        out["n_points_sinkhorn"] = list(self.n_points_sinkhorn)
-        out["n_points_emd"] = list(self.n_points_emd)
         return out
 
 
@@ -113,8 +139,19 @@ class RunResult:
         out = asdict(self)
         out["train"] = self.train.to_json()
         out["cross"] = self.cross.to_json()
-        out["divergence_measures"] = {"sinkhorn_divergence": SINKHORN_MEASURE, "exact_emd": EMD_MEASURE}
         return out
+
+
+@dataclass(frozen=True)
+class MeasureSummary:
+    """One divergence measure over runs: the value and its floor, each mean ± SEM."""
+
+    value: Summary
+    floor: Summary
+    n_points: list[int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.value.to_json(), "floor": self.floor.to_json(), "n_points": list(self.n_points)}
 
 
 @dataclass(frozen=True)
@@ -122,23 +159,25 @@ class SplitSummary:
     """Mean ± SEM over runs of one split ("train" or "cross")."""
 
     iia: Summary
-    sinkhorn_divergence: Summary
-    exact_emd: Summary
     noop_iia: Summary
-    native_floor_emd: Summary
+    divergences: dict[str, MeasureSummary]
+    reference: str = "matched"
 
     @classmethod
-    def of(cls, evals: list[EvalResult]) -> SplitSummary:
-        return cls(iia=summarize([e.iia for e in evals]),
-                   sinkhorn_divergence=summarize([e.sinkhorn_divergence for e in evals]),
-                   exact_emd=summarize([e.exact_emd for e in evals]),
-                   noop_iia=summarize([e.noop_iia for e in evals]),
-                   native_floor_emd=summarize([e.native_floor_emd for e in evals]))
+    def of(cls, evals: list[EvalResult], reference: str = "matched") -> SplitSummary:
+        ids = list(evals[0].divergences)
+        return cls(iia=summarize([e.iia for e in evals]), noop_iia=summarize([e.noop_iia for e in evals]),
+                   divergences={m: MeasureSummary(summarize([e.divergences[m]["value"] for e in evals]),
+                                                  summarize([e.divergences[m]["floor"] for e in evals]),
+                                                  evals[0].divergences[m]["n_points"]) for m in ids},
+                   reference=reference)
 
     def to_json(self) -> dict[str, Any]:
-        return {"iia": self.iia.to_json(), "emd": self.sinkhorn_divergence.to_json(),
-                "exact_emd": self.exact_emd.to_json(), "noop_iia": self.noop_iia.to_json(),
-                "native_floor_emd": self.native_floor_emd.to_json()}
+        sink, emd = self.divergences[f"sinkhorn_converged_{self.reference}"], self.divergences[f"exact_emd_{self.reference}"]
+        return {"iia": self.iia.to_json(), "noop_iia": self.noop_iia.to_json(),
+                **{m: s.to_json() for m, s in self.divergences.items()},
+                "emd": sink.value.to_json(), "exact_emd": emd.value.to_json(),
+                "native_floor_emd": emd.floor.to_json()}
 
 
 @dataclass
@@ -152,19 +191,17 @@ class SyntheticSummary:
 
     @property
     def train(self) -> SplitSummary:
-        return SplitSummary.of([r.train for r in self.runs])
+        return SplitSummary.of([r.train for r in self.runs], self.config.reference)
 
     @property
     def cross(self) -> SplitSummary:
-        return SplitSummary.of([r.cross for r in self.runs])
-
-    @property
-    def divergence_measure(self) -> str:
-        return SINKHORN_MEASURE
+        return SplitSummary.of([r.cross for r in self.runs], self.config.reference)
 
     def to_json(self) -> dict[str, Any]:
         c = self.config
+        sink, emd = f"sinkhorn_converged_{c.reference}", f"exact_emd_{c.reference}"
         return {
+            "protocol": c.protocol,
             "task": c.task,
             "partition": c.partition,
             "loss": c.loss,
@@ -173,8 +210,10 @@ class SyntheticSummary:
             "seeds": len(c.seeds),
             "k": c.k,
             "site": c.site,
-            "divergence_measure": SINKHORN_MEASURE,
-            "divergence_measures": {"emd": c.sinkhorn.to_json(), "exact_emd": c.emd.to_json()},
+            "measures": c.measures,
+            "measure_params": measure_params(["iia_argmax", *c.measures]),
+            "divergence_measure": sink,
+            "divergence_measures": {"emd": sink, "exact_emd": emd, "native_floor_emd": f"floor of {emd}"},
             "train": self.train.to_json(),
             "cross": self.cross.to_json(),
             "per_run": [r.to_json() for r in self.runs],

@@ -206,8 +206,9 @@ class InterventionSet:
     intervention's prediction); cl_target (n, 18) float32 — mean of the task's native vectors whose value of
     the swapped variable equals the source's (the counterfactual-latent target, see :mod:`engine.losses`);
     reference, reference2 (n, D) float32 — two independent draws of a native vector *of the counterfactual
-    class* for each intervention (class-matched native references for the divergence; the second one measures
-    the native-vs-native floor).
+    class* for each intervention (class-matched native references for the divergence; the second one is a
+    perfect intervention's output, for the floors); paper_native (n, D) float32 — a native vector with the
+    counterfactual x and a random y (the native set of the paper's divergence measure).
     """
 
     base: torch.Tensor
@@ -218,6 +219,7 @@ class InterventionSet:
     cl_target: torch.Tensor
     reference: torch.Tensor
     reference2: torch.Tensor
+    paper_native: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.target)
@@ -249,9 +251,15 @@ def make_interventions(data: SyntheticData, n_per_variable: int, seed: int,
     cl_target = torch.stack([x_means[int(xv)] if int(v) == 0 else y_means[int(yv)]
                              for v, xv, yv in zip(var, data.x[s], data.y[s])])
     target = class_index(cf_x, cf_y)
+    reference, reference2 = draw_of_classes(data, target, gen), draw_of_classes(data, target, gen)
+    paper_native = torch.empty_like(reference)
+    for xv in X_VALUES:
+        rows, where = torch.nonzero(data.x == xv).flatten(), torch.nonzero(cf_x == xv).flatten()
+        if len(where):
+            paper_native[where] = data.features[rows[torch.randint(0, len(rows), (len(where),), generator=gen)]]
     return InterventionSet(base=data.features[b], source=data.features[s], variable=var, target=target,
-                           base_label=data.labels[b], cl_target=cl_target,
-                           reference=draw_of_classes(data, target, gen), reference2=draw_of_classes(data, target, gen))
+                           base_label=data.labels[b], cl_target=cl_target, reference=reference,
+                           reference2=reference2, paper_native=paper_native)
 
 
 def draw_of_classes(data: SyntheticData, classes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -30,7 +30,7 @@ from torch import nn
 
 from engine.interventions import AlignmentMap, swap, variable_mask
 from engine.losses import DEFAULT_CL_WEIGHT, LOSSES, total_loss
-from engine.metrics import EMD_MEASURE, exact_emd
+from engine.metrics import exact_emd
 from engine.synthetic import N_CAUSAL, InterventionSet
 
 
@@ -47,7 +47,7 @@ class TrainConfig:
     eval_every: int = 10  # epochs between divergence checks ("cl", "das+cl")
     iia_tolerance: float = 0.01  # eligibility: training IIA ≥ best training IIA − tolerance
     selection_points: int = 512
-    selection_measure: str = EMD_MEASURE
+    selection_measure: str = "exact_emd_matched"  # graph.measures id; on a training subsample
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -112,7 +112,7 @@ def train_alignment(classifier: nn.Module, align_map: AlignmentMap, train_set: I
     history: list[Checkpoint] = []
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     best_iia, best_iia_epoch = -1.0, 0
-    best_div, best_div_epoch = float("inf"), 0
+    best_div = float("inf")
     last_improvement = 0
     stopped_early = False
     epoch = 0
@@ -138,7 +138,7 @@ def train_alignment(classifier: nn.Module, align_map: AlignmentMap, train_set: I
                 if train_iia > best_iia:
                     best_iia, last_improvement = train_iia, epoch
                 if train_iia >= best_iia - config.iia_tolerance and div < best_div:
-                    best_div, best_div_epoch, last_improvement = div, epoch, epoch
+                    best_div, last_improvement = div, epoch
             if epoch - last_improvement >= config.patience:
                 stopped_early = True
                 break

@@ -34,16 +34,26 @@ def test_run_synthetic_json_contract():
     assert (data["task"], data["partition"], data["loss"], data["map"], data["seeds"]) == \
            ("synthetic10", "inner_square", "cl", "orthogonal", 1)
     assert data["epsilon"] is None
-    assert data["divergence_measure"] == "sinkhorn_divergence"
+    assert (data["protocol"], data["divergence_measure"]) == ("engine", "sinkhorn_converged_matched")
+    assert data["measures"] == ["grant2025_geomloss_sinkhorn", "sinkhorn_converged_matched", "exact_emd_matched"]
     for split in ("train", "cross"):
         assert set(data[split]["iia"]) >= {"mean", "sem"} and set(data[split]["emd"]) >= {"mean", "sem"}
+        for mid in data["measures"]:
+            entry = data[split][mid]
+            assert set(entry) == {"mean", "sem", "n", "floor", "n_points"} and entry["n"] == 2
+            assert 0 <= entry["floor"]["mean"] and entry["floor"]["n"] == 2
+        # today's keys stay, as aliases of the engine's measures
+        assert data[split]["emd"] == {k: data[split]["sinkhorn_converged_matched"][k] for k in ("mean", "sem", "n")}
+        assert data[split]["native_floor_emd"] == data[split]["exact_emd_matched"]["floor"]
     assert len(data["per_run"]) == 2
 
 
 def test_run_synthetic_table_and_bad_options():
     result = CliRunner().invoke(cli(), ["run", "synthetic", "--loss", "das", *TINY])
     assert result.exit_code == 0, result.output
-    assert "cross" in result.stdout and "Sinkhorn" in result.stdout
+    lines = result.stdout.splitlines()
+    assert any(line.split()[:2] == ["cross", "grant2025_geomloss_sinkhorn"] for line in lines)
+    assert any(line.split()[:2] == ["cross", "exact_emd_matched"] for line in lines)
     bad = CliRunner().invoke(cli(), ["run", "synthetic", "--loss", "mse", *TINY])
     assert (bad.exit_code, bad.stdout) == (1, "")
     assert bad.stderr.startswith("error: Unknown loss") and bad.stderr.count("\n") == 1
