@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -146,9 +145,10 @@ def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
     typer.echo(f"id: {data['id']}")
     if data["description"]:
         typer.echo(f"\n{data['description']}")
-    if data["attrs"]:
+    attrs = {k: v for k, v in data["attrs"].items() if k != "not_compared"}
+    if attrs:
         typer.echo("\nattributes:")
-        for k, v in data["attrs"].items():
+        for k, v in attrs.items():
             typer.echo(f"  {k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}")
     if data["measurements"]:
         typer.echo("\nmeasurements:")
@@ -157,6 +157,18 @@ def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
             extra = ", ".join(f"{k}={m[k]}" for k in ("split", "dataset", "method", "n") if m.get(k) is not None)
             cond = f" {json.dumps(m['conditions'])}" if m["conditions"] else ""
             typer.echo(f"  {m['metric']} = {m['value']:g}{err}" + (f"  [{extra}]" if extra else "") + cond)
+            typer.echo(f"    measure: {m.get('measure') or 'not stated'}"
+                       + (f" {json.dumps(m['measure_params'])}" if m.get("measure_params") else ""))
+            if m.get("floor"):
+                f = m["floor"]
+                typer.echo(f"    floor (a perfect intervention, same estimator and n): {f['mean']:.4g}"
+                           + (f" ± {f['sem']:.2g}" if f.get("sem") is not None else "") + f" over {f.get('n')} runs")
+    if data["attrs"].get("not_compared"):
+        typer.echo("\nnot compared with (not like for like):")
+        for nc in data["attrs"]["not_compared"]:
+            err = f"±{nc['err']:g}" if nc.get("err") is not None else ""
+            typer.echo(f"  {nc['published']} ({nc['value']:g}{err}, measure {nc.get('measure') or 'not stated'}): "
+                       f"{nc['reason']}")
     if data["edges"]:
         typer.echo("\nedges:")
         for e in data["edges"]:
@@ -165,7 +177,10 @@ def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
             score = f" (score {a['score']})" if "score" in a else ""
             if "published_value" in a:
                 score = (f" (run {a['run_value']:.4g}±{a['run_err'] or 0:.2g} vs published {a['published_value']:.4g}"
-                         f"±{a['published_err'] or 0:.2g}, z={a['z']}; rule {a['rule']})")
+                         f"±{a['published_err'] or 0:.2g}, z={a['z']}; rule {a['rule']}"
+                         + (f"; measure {a['measure']}" if a.get("measure") else "")
+                         + ("; both within the floor band: indistinguishable from a perfect map"
+                            if a.get("floor_band") else "") + ")")
             typer.echo(f"  {arrow} {e['type']}: [{e['node']['kind']}] {e['node']['title']}  ({e['node']['id']}){score}")
 
 
@@ -437,7 +452,7 @@ def import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., metavar="FIL
 
 # ---- command groups that live in app/commands (each imports its heavy libraries lazily) --------
 def _register_command_groups() -> None:
-    from app.commands import appcmd, boundless, reliability, similarity, sweep
+    from app.commands import appcmd, boundless, measures, reliability, similarity, sweep
     from app.commands.run import run_app
 
     boundless.register(run_app)
@@ -445,6 +460,7 @@ def _register_command_groups() -> None:
     appcmd.register(app)
     similarity.register(app)
     reliability.register(app)
+    measures.register(app)
     sweep.register(app)
 
 

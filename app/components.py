@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 NODE_PAGE = "views/home.py"  # with ?node=<id>: the node page at the root URL
 GRAPH_PAGE = "views/graph_view.py"
 ACTOR = "app"
-DIVERGENCE_METRICS = ("EMD", "sinkhorn_divergence", "exact_emd")
 
 KIND_ICONS = {
     "paper": ":material/article:", "claim": ":material/campaign:", "finding": ":material/science:",
@@ -153,12 +152,15 @@ def any_label(value: str) -> str:
 
 
 def measurement_table(measurements) -> Any:
-    """Measurements as a frame: value ± error, error kind, n, split, method, dataset, conditions."""
+    """Measurements as a frame: value ± error, its measure and floor, error kind, n, split, method, dataset,
+    conditions."""
     import pandas as pd
 
     return pd.DataFrame([{
         "metric": m.metric,
         "value": value_pm(m.value, m.err),
+        "measure": m.measure or "not stated",
+        "floor": floor_text(m.floor),
         "error": m.err_kind or "",
         "n": m.n,
         "split": m.split or "",
@@ -166,6 +168,18 @@ def measurement_table(measurements) -> Any:
         "dataset": m.dataset or "",
         "conditions": conditions_text(m.conditions),
     } for m in measurements])
+
+
+def floor_text(floor: dict[str, Any] | None) -> str:
+    """An estimator's floor (a perfect intervention, same n) as "0.0043 ± 0.0002", or "" without one."""
+    if not floor:
+        return ""
+    return value_pm(round(floor["mean"], 6), round(floor["sem"], 6) if floor.get("sem") is not None else None)
+
+
+def divergence_measures(rows: list[FindingRow]) -> list[str]:
+    """The measure ids of the divergence (EMD) measurements among ``rows``."""
+    return sorted({r.measurement.measure for r in rows if r.measurement.metric == "EMD" and r.measurement.measure})
 
 
 def value_pm(value: float, err: float | None) -> str:
@@ -231,7 +245,8 @@ def edge_choices(this_kind: str, other_kind: str) -> list[tuple[str, str, bool]]
 
 # ---- plots ---------------------------------------------------------------------------------------
 def _setting(row: FindingRow, drop: tuple[str, ...]) -> tuple:
-    """What makes two measurements comparable: same source, data, split, method and conditions."""
+    """What makes two measurements comparable: same source, data, split, method and conditions (the
+    protocol among them)."""
     cond = {k: json.dumps(v, sort_keys=True) for k, v in row.measurement.conditions.items() if k not in drop}
     source = tuple(sorted(r.id for r in row.runs)) or tuple(sorted(p.id for p in row.papers))
     m = row.measurement
@@ -246,16 +261,17 @@ def _origin(row: FindingRow) -> str:
     return "run" if row.runs else ("published" if row.papers else "other")
 
 
-def iia_vs_divergence(rows: list[FindingRow], divergence: str):
-    """IIA against a divergence metric, one point per setting, coloured by loss, with error bars; or None."""
+def iia_vs_divergence(rows: list[FindingRow], measure: str):
+    """IIA against one divergence measure (a graph.measures id), one point per setting, coloured by loss,
+    with error bars; or None."""
     import plotly.graph_objects as go
 
     by_setting: dict[tuple, dict[str, FindingRow]] = defaultdict(dict)
     for row in rows:
-        metric = row.measurement.metric
-        if metric == "IIA" or metric == divergence:
-            by_setting[_setting(row, ("measure",))].setdefault(metric, row)
-    points = [(s["IIA"], s[divergence]) for s in by_setting.values() if "IIA" in s and divergence in s]
+        m = row.measurement
+        if m.metric == "IIA" or (m.metric == "EMD" and m.measure == measure):
+            by_setting[_setting(row, ())].setdefault(m.metric, row)
+    points = [(s["IIA"], s["EMD"]) for s in by_setting.values() if "IIA" in s and "EMD" in s]
     if not points:
         return None
     fig = go.Figure()
@@ -273,7 +289,7 @@ def iia_vs_divergence(rows: list[FindingRow], divergence: str):
             hovertext=[f"{plot_text(i.node.title, 80)}<br>{plot_text(d.node.title, 80)}" for i, d in pts],
             hoverinfo="text+x+y",
         ))
-    fig.update_layout(xaxis_title=f"{divergence} (lower: closer to native)", yaxis_title="IIA",
+    fig.update_layout(xaxis_title=f"EMD, {measure} (lower: closer to native)", yaxis_title="IIA",
                       legend_title="loss (source)", height=420, margin={"t": 30, "l": 10, "r": 10, "b": 10})
     return fig
 
@@ -291,16 +307,17 @@ def metric_vs_epsilon(rows: list[FindingRow], metric: str):
     for row in rows:
         eps = row.measurement.conditions.get("epsilon")
         if row.measurement.metric == metric and isinstance(eps, (int, float)) and math.isfinite(eps):
-            lines[_setting(row, ("epsilon", "seed"))].append(row)
+            lines[(row.measurement.measure, *_setting(row, ("epsilon", "seed")))].append(row)
     lines = {k: v for k, v in lines.items() if len({r.measurement.conditions["epsilon"] for r in v}) >= 2}
     if not lines:
         return None
     fig = go.Figure()
     for key, pts in sorted(lines.items(), key=lambda kv: str(kv[0])):
         pts.sort(key=lambda r: r.measurement.conditions["epsilon"])
-        cond = dict(key[4])
-        name = " · ".join(x for x in (_group_of(pts[0]), key[3], key[2], cond.get("map", "").strip('"'),
-                                      _origin(pts[0])) if x)
+        measure, _, _, split, method, cond = key
+        cond = dict(cond)
+        name = " · ".join(x for x in (_group_of(pts[0]), method, split, cond.get("map", "").strip('"'),
+                                      measure if metric != "IIA" else None, _origin(pts[0])) if x)
         fig.add_trace(go.Scatter(
             x=[r.measurement.conditions["epsilon"] for r in pts], y=[r.measurement.value for r in pts],
             error_y={"type": "data", "array": [r.measurement.err or 0 for r in pts], "visible": True},

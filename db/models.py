@@ -73,6 +73,10 @@ class Measurement(Base):
     method: Mapped[str | None] = mapped_column(String(128), nullable=True)
     conditions: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     higher_is_better: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # a registered measure id (graph.measures), what it ran with, and its estimator's floor (migration 0007)
+    measure: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    measure_params: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict, server_default="{}")
+    floor: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class Embedding(Base):

@@ -26,6 +26,9 @@ class Measurement:
     method: str | None = None
     conditions: dict[str, Any] = field(default_factory=dict)
     higher_is_better: bool | None = None
+    measure: str | None = None  # a registered measure id (graph.measures); None: no measure stated
+    measure_params: dict[str, Any] = field(default_factory=dict)  # what it ran with: versions, points used
+    floor: dict[str, Any] | None = None  # the estimator's floor on the same data: {"mean", "sem", "n"}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

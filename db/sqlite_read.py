@@ -23,7 +23,9 @@ from db.location import HEAD_REVISION, sqlite_file
 WORD = re.compile(r"\w+", re.UNICODE)
 BUSY_TIMEOUT_S = 30.0
 # in db.records.Measurement order, so both read paths print the same JSON
-SHOW_MEASUREMENT_FIELDS = ("metric", "value", "err", "err_kind", "n", "split", "dataset", "method", "conditions")
+SHOW_MEASUREMENT_FIELDS = ("metric", "value", "err", "err_kind", "n", "split", "dataset", "method", "conditions",
+                           "measure", "measure_params", "floor")
+_JSON_FIELDS = ("conditions", "measure_params")
 
 
 def search_words(query: str) -> list[str]:
@@ -87,10 +89,12 @@ class SqliteReader:
         nid, kind, title, description, status, attrs, source = row
         measurements = []
         for values in self.conn.execute(
-                "SELECT metric, value, err, err_kind, n, split, dataset, method, conditions FROM measurements "
-                "WHERE node_id = :id ORDER BY id", {"id": nid}):
+                f"SELECT {', '.join(SHOW_MEASUREMENT_FIELDS)} FROM measurements WHERE node_id = :id ORDER BY id",
+                {"id": nid}):
             meas = dict(zip(SHOW_MEASUREMENT_FIELDS, values))
-            meas["conditions"] = _json(meas["conditions"])
+            for key in _JSON_FIELDS:
+                meas[key] = _json(meas[key])
+            meas["floor"] = json.loads(meas["floor"]) if meas["floor"] else None  # SQL NULL or JSON null
             measurements.append(meas)
         briefs = []
         for direction, here, there in (("out", "source_id", "target_id"), ("in", "target_id", "source_id")):

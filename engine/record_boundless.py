@@ -8,8 +8,9 @@ Per ε, two findings produced by one run node:
   ``sinkhorn_divergence_zscored_per_sqrt_d``), with the native-vs-native baseline and the exact EMD in its
   description.
 
-Method "Boundless DAS", plus "CL" when ε > 0; dataset "price_tagging"; conditions
-``{task, model, layer, position, epsilon, measure, site, seeds}``. The run node stores the sweep's whole
+Method "Boundless DAS", plus "CL" when ε > 0; dataset "price_tagging"; measures ``iia_yes_no_logit`` and the
+sweep's divergence measure (its floor: the native-vs-native baseline); conditions
+``{task, model, layer, position, epsilon, site, seeds, protocol}``. The run node stores the sweep's whole
 configuration (hashed: an identical finished sweep is not recorded twice) and the site name.
 
 Inside a :class:`engine.record.RunLedger`, use :func:`open_run` before computing (a crash then leaves a
@@ -59,11 +60,12 @@ def _err(st: Summary) -> float | None:
 
 
 def _measurement(metric: str, st: Summary, s: EpsilonSummary, method: str, conditions: dict[str, Any],
-                 higher_is_better: bool) -> Measurement:
-    """One ε row's mean ± SEM over seeds as a test-split measurement."""
+                 higher_is_better: bool, measure: str, floor: Summary | None = None) -> Measurement:
+    """One ε row's mean ± SEM over seeds as a test-split measurement, naming its measure (and floor)."""
     return Measurement(metric=metric, value=round(st.mean, 6), err=_err(st), err_kind="sem" if s.seeds > 1 else None,
                        n=s.seeds, split="test", dataset=DATASET, method=method, conditions=conditions,
-                       higher_is_better=higher_is_better)
+                       higher_is_better=higher_is_better, measure=measure,
+                       floor=floor.to_json() if floor is not None else None)
 
 
 def _where(result: SweepResult) -> str:
@@ -74,9 +76,9 @@ def _method_text(eps: float) -> str:
     return f"Boundless DAS with CL loss (ε={eps:g})" if eps > 0 else "Boundless DAS (ε=0, no CL loss)"
 
 
-def _conditions(result: SweepResult, s: EpsilonSummary, measure: str) -> dict[str, Any]:
+def _conditions(result: SweepResult, s: EpsilonSummary) -> dict[str, Any]:
     return {"task": DATASET, "model": model_label(result.model), "layer": result.layer, "position": result.position,
-            "epsilon": s.epsilon, "measure": measure, "site": result.site, "seeds": s.seeds}
+            "epsilon": s.epsilon, "site": result.site, "seeds": s.seeds, "protocol": "engine"}
 
 
 def findings_of(result: SweepResult) -> list[Result]:
@@ -101,8 +103,8 @@ def findings_of(result: SweepResult) -> list[Result]:
                 f"site {result.site}; prompt {result.prompt}.")
         out.append(Result(
             title=title, description=desc, methods=methods, dataset=DATASET,
-            measurement=_measurement("IIA", s.iia, s, method, _conditions(result, s, "iia_yes_vs_no_logit"),
-                                     higher_is_better=True)))
+            measurement=_measurement("IIA", s.iia, s, method, _conditions(result, s), higher_is_better=True,
+                                     measure="iia_yes_no_logit")))
         if s.divergence is None:
             continue
         if ref is None or s.epsilon == 0 or ref.divergence is None:
@@ -117,7 +119,7 @@ def findings_of(result: SweepResult) -> list[Result]:
         dtitle = (f"{_method_text(s.epsilon)} {dverb} divergence{' at' if dverb == 'leaves unchanged' else ''} "
                   f"{'to ' if dverb in ('lowers', 'raises') else ''}{div_txt} (native baseline {base.mean:.3f}) "
                   f"on {_where(result)}")
-        emd = f"; exact EMD {s.emd.text(3)} (baseline {s.emd_baseline.mean:.3f})" if s.emd and s.emd.n else ""
+        emd = f"; exact EMD {s.emd.text(3)} (baseline {s.emd_baseline.mean:.3f})" if s.emd else ""
         what = ("Exact EMD (ot.emd2, cost ½‖a−b‖², the ε→0 limit of the debiased Sinkhorn divergence)"
                 if result.divergence_measure.startswith("exact_emd") else
                 "Debiased Sinkhorn divergence (cost ½‖a−b‖², ε=0.0025, converged log-domain solver)")
@@ -127,8 +129,8 @@ def findings_of(result: SweepResult) -> list[Result]:
                  f"{base.text(4)}{emd}. Site {result.site}.")
         out.append(Result(
             title=dtitle, description=ddesc, methods=methods, dataset=DATASET,
-            measurement=_measurement("EMD", s.divergence, s, method,
-                                     _conditions(result, s, result.divergence_measure), higher_is_better=False)))
+            measurement=_measurement("EMD", s.divergence, s, method, _conditions(result, s), higher_is_better=False,
+                                     measure=result.divergence_measure, floor=base)))
     return out
 
 

@@ -5,13 +5,16 @@ import csv
 import io
 import json
 import zipfile
+from dataclasses import fields
 from typing import Any
 
+from db.records import Measurement
 from db.session import Tx
 from graph.core import add_edge, create_node
 from graph.schemas import GraphExport, NodeIn, validate
 
-MEAS_KEYS = ("metric", "value", "err", "err_kind", "n", "split", "dataset", "method", "conditions", "higher_is_better")
+MEAS_KEYS = tuple(f.name for f in fields(Measurement))  # every field: the measure, its params and floor too
+_JSON_MEAS_KEYS = ("conditions", "measure_params", "floor")
 
 
 def export_json(tx: Tx) -> dict[str, Any]:
@@ -77,7 +80,7 @@ def export_csv_zip(tx: Tx) -> bytes:
             ("edges.csv", ["source", "type", "target", "attrs"],
              ([e["source"], e["type"], e["target"], json.dumps(e["attrs"], sort_keys=True)] for e in data["edges"])),
             ("measurements.csv", ["node_id", *MEAS_KEYS],
-             ([n["id"], *[json.dumps(m[k]) if k == "conditions" else m[k] for k in MEAS_KEYS]]
+             ([n["id"], *[json.dumps(m[k]) if k in _JSON_MEAS_KEYS else m[k] for k in MEAS_KEYS]]
               for n in data["nodes"] for m in n["measurements"])),
         ):
             s = io.StringIO()

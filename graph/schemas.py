@@ -17,6 +17,14 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class FloorIn(_In):
+    """An estimator's floor on the measurement's data: mean ± SEM over n perfect-map evaluations."""
+
+    mean: float
+    sem: float | None = Field(default=None, ge=0)
+    n: int | None = Field(default=None, ge=1)
+
+
 class MeasurementIn(_In):
     metric: str = Field(min_length=1, max_length=64)
     value: float
@@ -28,6 +36,18 @@ class MeasurementIn(_In):
     method: str | None = Field(default=None, max_length=128)
     conditions: dict[str, Any] = Field(default_factory=dict)
     higher_is_better: bool | None = None
+    measure: str | None = Field(default=None, description="a registered measure id (findings measures)")
+    measure_params: dict[str, Any] = Field(default_factory=dict)
+    floor: FloorIn | None = None
+
+    @field_validator("measure")
+    @classmethod
+    def _registered(cls, v: str | None) -> str | None:
+        if v is not None:
+            from graph.measures import get
+
+            get(v)  # ValueError naming the registered ids
+        return v
 
     @field_validator("value", "err")
     @classmethod

@@ -15,7 +15,7 @@ from tests.conftest import SEED_FINDING
 
 NOPE = "finding:no-such-node"
 # commands that take no input a user can get wrong (only --json, or a port the test must not bind)
-NO_INPUT = {"init", "seed", "stats", "check", "app"}
+NO_INPUT = {"init", "seed", "stats", "check", "app", "measures"}
 BAD_INPUT = {
     "ingest": ["/nonexistent/doc.txt"],
     "show": [NOPE],

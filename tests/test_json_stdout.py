@@ -57,6 +57,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     "run synthetic": ("seeded", ["--loss", "cl", *SYNTHETIC]),
     "run boundless": ("seeded", BOUNDLESS),
     "run train-pricetag": ("blank", TRAIN_PRICETAG),
+    "measures": ("blank", []),
 }
 
 

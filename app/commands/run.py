@@ -6,12 +6,13 @@ torch and the engine are imported inside the command, so ``findings --help`` sta
 Examples::
 
     findings run synthetic --partition og_holdouts --loss das --seeds 5
-    findings run synthetic --partition og_holdouts --loss cl --json
+    findings run synthetic --partition og_holdouts --loss cl --protocol grant2025 --json
     findings run synthetic --partition inner_square --loss das+cl --epsilon 100 --map orthogonal
 
-Defaults are the published protocol: a general invertible linear map, k = 1, CL weight ε = 100 (used by
-``das+cl`` only), 5 seeds × 2 directions. The reported divergence is the debiased Sinkhorn divergence
-(cost ½‖a−b‖², ε = 0.0025); the exact EMD is reported beside it.
+Defaults: the engine's protocol with the published setting (a general invertible linear map, k = 1, CL
+weight ε = 100 for ``das+cl``, 5 seeds × 2 directions); ``--protocol grant2025`` runs the paper's code's
+protocol (:mod:`engine.grant2025`). Every divergence measure is reported with its floor, each under its
+registered id (``findings measures``).
 """
 from __future__ import annotations
 
@@ -28,24 +29,32 @@ def _default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _fmt(stat: dict[str, Any], digits: int = 4) -> str:
-    if stat["sem"] is None:
+def _fmt(stat: dict[str, Any] | None, digits: int = 4) -> str:
+    if not stat:
+        return "—"
+    if stat.get("sem") is None:
         return f"{stat['mean']:.{digits}f}"
     return f"{stat['mean']:.{digits}f}±{stat['sem']:.{digits}f}"
 
 
 def format_summary_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table of summaries (``SyntheticSummary.to_json()`` dicts), one line per split."""
-    header = (f"{'partition':<13} {'loss':<7} {'map':<10} {'split':<6} {'IIA (mean±SEM)':<16} "
-              f"{'Sinkhorn div.':<16} {'exact EMD':<16} {'native floor':<13} {'no-op IIA':<9}")
-    lines = [header, "-" * len(header)]
+    """A plain-text table of summaries (``SyntheticSummary.to_json()`` dicts): per split, IIA and no-op IIA,
+    then each divergence measure with its floor (mean ± SEM over runs)."""
+    lines = []
     for r in rows:
         loss = r["loss"] + ("" if r["epsilon"] is None else f"(ε={r['epsilon']:g})")
+        lines.append(f"{r['partition']} · {loss} · {r['map']} map · {r.get('protocol', 'engine')} protocol · "
+                     f"{len(r['per_run'])} runs")
+        header = f"  {'split':<6} {'measure':<30} {'value (mean±SEM)':<18} {'floor (mean±SEM)':<18} {'points':<10}"
+        lines += [header, "  " + "-" * (len(header) - 2)]
         for split in ("train", "cross"):
             s = r[split]
-            lines.append(f"{r['partition']:<13} {loss:<7} {r['map']:<10} {split:<6} {_fmt(s['iia']):<16} "
-                         f"{_fmt(s['emd']):<16} {_fmt(s['exact_emd']):<16} {s['native_floor_emd']['mean']:<13.4f} "
-                         f"{s['noop_iia']['mean']:<9.3f}")
+            lines.append(f"  {split:<6} {'IIA (iia_argmax)':<30} {_fmt(s['iia']):<18} "
+                         f"{'no-op ' + format(s['noop_iia']['mean'], '.3f'):<18}")
+            for mid in r.get("measures", []):
+                m = s[mid]
+                points = "×".join(str(p) for p in m["n_points"])
+                lines.append(f"  {split:<6} {mid:<30} {_fmt(m):<18} {_fmt(m['floor']):<18} {points:<10}")
     return "\n".join(lines)
 
 
@@ -57,9 +66,12 @@ def _print_recording(report: dict[str, Any] | None, existing_id: str | None) -> 
         return
     typer.echo(f"recorded {report['run_id']}: {len(report['findings'])} findings", err=True)
     for r in report["replications"]:
-        typer.echo(f"  {r['edge']}: {r['finding']} -> {r['published']} "
+        floor = " — both within the floor band: indistinguishable from a perfect map" if r.get("floor_band") else ""
+        typer.echo(f"  {r['edge']}: {r['finding']} -> {r['published']} [{r.get('measure')}] "
                    f"(run {r['run_value']:.4g}±{r['run_err'] or 0:.2g}, published {r['published_value']:.4g}"
-                   f"±{r['published_err'] or 0:.2g}; {r['rule']})", err=True)
+                   f"±{r['published_err'] or 0:.2g}; {r['rule']}){floor}", err=True)
+    for r in report.get("not_compared", []):
+        typer.echo(f"  not compared: {r['finding']} with {r['published']} ({r['reason']})", err=True)
 
 
 @run_app.command("synthetic")
@@ -86,22 +98,32 @@ def synthetic(
     classifier_ties: str = typer.Option("last", "--classifier-ties", hidden=True,
                                         help="Probe checkpoint among equal best validation accuracy: last | first."),
     reference: str = typer.Option("matched", "--reference", hidden=True,
-                                  help="Native set for the divergence: matched (class-matched draws) | task."),
+                                  help="Native set of the engine's measures: matched (class-matched draws) | task."),
+    protocol: str = typer.Option("engine", "--protocol",
+                                 help="engine (this project's) | grant2025 (the paper's code: x-only swaps, 601 "
+                                      "updates, its checkpoint rules and probes)."),
+    per_class: int = typer.Option(100, "--interventions-per-class", min=1, hidden=True,
+                                  help="grant2025: interventions per target class."),
+    data_seed: int = typer.Option(0, "--data-seed", hidden=True,
+                                  help="grant2025: the seed of the causal draw every seed shares."),
 ) -> None:
-    """Train alignment maps on one task of a partition; measure IIA and divergence on both tasks."""
+    """Train alignment maps on one task of a partition; measure IIA and every divergence (with its floor) on
+    both tasks."""
     from engine.protocol import make_config, run_synthetic
 
     try:
         config = make_config(partition, loss, map_kind, epsilon=epsilon, seeds=seeds, k=k, max_epochs=max_epochs,
                              patience=patience, samples_per_class=samples_per_class, n_train_per_variable=n_train,
                              n_eval_per_variable=n_eval, classifier_max_epochs=classifier_epochs,
-                             classifier_ties=classifier_ties, reference=reference)
+                             classifier_ties=classifier_ties, reference=reference, protocol=protocol,
+                             interventions_per_class=per_class, data_seed=data_seed)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if record:
         from app.cli import graph_of
-        from engine.record import RunLedger, finish_synthetic_run, open_synthetic_run
+        from engine.record import RunLedger
+        from engine.record_synthetic import finish_synthetic_run, open_synthetic_run
 
         # the run node exists (status running) before any compute; an exception, Ctrl-C or SIGTERM marks it
         # failed and writes no finding
@@ -122,9 +144,8 @@ def synthetic(
         typer.echo(json.dumps(data, indent=2))
         return
     typer.echo(format_summary_table([data]))
-    typer.echo(f"divergences: 'Sinkhorn div.' = debiased Sinkhorn divergence (cost ½‖a−b‖², ε=0.0025, "
-               f"≤{config.sinkhorn.max_points} points); 'exact EMD' = ot.emd2, same cost; both on the causal "
-               f"coordinates against {config.reference} native references.")
+    typer.echo("measures: `findings measures` defines each; a floor is the same estimator on a perfect "
+               "intervention at the same n, on this run's data.")
     typer.echo(f"{len(data['per_run'])} runs ({len(config.seeds)} seeds × 2 directions) in "
                f"{data['wall_time_s']:.1f} s")
     sys.stdout.flush()

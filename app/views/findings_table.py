@@ -33,6 +33,8 @@ def findings_table_page() -> None:
         "value": r.measurement.value,
         "err": r.measurement.err,
         "err_kind": r.measurement.err_kind,
+        "measure": r.measurement.measure or "",
+        "floor": c.floor_text(r.measurement.floor),
         "n": r.measurement.n,
         "split": r.measurement.split,
         "method": r.measurement.method,
@@ -46,8 +48,8 @@ def findings_table_page() -> None:
     st.caption(f"{len(df)} measurements · click a column header to sort · select a row to open its finding")
     event = st.dataframe(
         df, hide_index=True, key="ft_table", on_select="rerun", selection_mode="single-row",
-        column_order=["finding", "metric", "value", "err", "err_kind", "n", "split", "method", "dataset",
-                      "conditions", "paper", "run", "page"],
+        column_order=["finding", "metric", "value", "err", "measure", "floor", "err_kind", "n", "split", "method",
+                      "dataset", "conditions", "paper", "run", "page"],
         column_config={
             "finding": st.column_config.TextColumn("finding", width="large"),
             "value": st.column_config.NumberColumn("value", format="%.4g"),
@@ -66,16 +68,17 @@ def findings_table_page() -> None:
 
 def _plots(rows) -> None:
     metrics = sorted({r.measurement.metric for r in rows})
-    divergences = [m for m in c.DIVERGENCE_METRICS if m in metrics]
+    divergences = c.divergence_measures(rows)
     if "IIA" in metrics and divergences:
         div = divergences[0]
         if len(divergences) > 1:
-            div = st.selectbox("Divergence", divergences, key="ft_divergence")
+            div = st.selectbox("Divergence measure", divergences, key="ft_divergence")
         fig = c.iia_vs_divergence(rows, div)
         if fig is not None:
-            st.markdown(f"#### IIA against {c.md(div)}, per loss")
-            st.caption("One point per setting (same source, data, split, method and conditions); bars are the "
-                       "stated errors. Diamonds are published numbers, circles are runs.")
+            st.markdown(f"#### IIA against EMD ({c.md(div)}), per loss")
+            st.caption("One point per setting (same source, data, split, method and conditions, the protocol "
+                       "among them) and one measure; bars are the stated errors. Diamonds are published numbers, "
+                       "circles are runs.")
             st.plotly_chart(fig, key="ft_iia_div")
     swept = sorted({r.measurement.metric for r in rows if "epsilon" in r.measurement.conditions})
     if swept:

@@ -35,6 +35,11 @@ def node_page() -> None:
     if page.measurements:
         st.markdown("#### Measurements")
         st.dataframe(c.measurement_table(page.measurements), hide_index=True, key="node_measurements")
+        if any(m.floor for m in page.measurements):
+            st.caption("floor: the same estimator on a perfect intervention (true counterfactual natives) at the same "
+                       "sample size, on this run's data — values within it are indistinguishable from a perfect map. "
+                       "Each measure is defined under `findings measures`.")
+    _not_compared(node)
     _merged_measurements(g, page)
     _provenance(node, page)
     if node.attrs:
@@ -47,6 +52,18 @@ def node_page() -> None:
         _neighbourhood(page.groups)
     with right:
         _similar(g, node)
+
+
+def _not_compared(node) -> None:
+    """The published numbers of the same experiment this result was not compared with, and why."""
+    entries = node.attrs.get("not_compared") or []
+    if not entries:
+        return
+    st.markdown("#### Not compared (not like for like)")
+    for entry in entries:
+        value = c.value_pm(entry["value"], entry.get("err"))
+        st.markdown(f"- [{c.md(entry.get('title') or entry['published'])}]({c.node_url(entry['published'])}) "
+                    f"({c.md(value)}, measure {c.md(entry.get('measure') or 'not stated')}): {c.md(entry['reason'])}")
 
 
 def _pick_node(g) -> None:

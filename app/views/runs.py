@@ -57,9 +57,11 @@ def runs_page() -> None:
         rows = g.finding_rows(run=run.id)
         st.caption(f"Findings ({len(rows)})")
         for r in rows:
-            c.node_summary(r.node, extra=f"{r.measurement.metric} {c.value_pm(r.measurement.value, r.measurement.err)}"
-                           + (f" · {c.conditions_text(r.measurement.conditions)}" if r.measurement.conditions else ""),
-                           description=False)
+            m = r.measurement
+            measure = f" [{m.measure}]" if m.measure else ""
+            floor = f" · floor {c.floor_text(m.floor)}" if m.floor else ""
+            c.node_summary(r.node, extra=f"{m.metric}{measure} {c.value_pm(m.value, m.err)}{floor}"
+                           + (f" · {c.conditions_text(m.conditions)}" if m.conditions else ""), description=False)
 
 
 def _text(value) -> str | None:

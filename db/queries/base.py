@@ -21,7 +21,8 @@ EDGE_COLUMNS = (m.Edge.id, m.Edge.source_id, m.Edge.type, m.Edge.target_id, m.Ed
 MEASUREMENT_COLUMNS = (m.Measurement.id, m.Measurement.node_id, m.Measurement.metric, m.Measurement.value,
                        m.Measurement.err, m.Measurement.err_kind, m.Measurement.n, m.Measurement.split,
                        m.Measurement.dataset, m.Measurement.method, m.Measurement.conditions,
-                       m.Measurement.higher_is_better)
+                       m.Measurement.higher_is_better, m.Measurement.measure, m.Measurement.measure_params,
+                       m.Measurement.floor)
 
 
 def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
@@ -45,9 +46,10 @@ def edge_record(row) -> r.Edge:
 
 def measurement_record(row) -> r.Measurement:
     """A row of :data:`MEASUREMENT_COLUMNS` as a :class:`db.records.Measurement`."""
-    _, _, metric, value, err, err_kind, n, split, dataset, method, conditions, higher_is_better = row
+    (_, _, metric, value, err, err_kind, n, split, dataset, method, conditions, higher_is_better, measure,
+     measure_params, floor) = row
     return r.Measurement(metric, value, err, err_kind, n, split, dataset, method, dict(conditions or {}),
-                         higher_is_better)
+                         higher_is_better, measure, dict(measure_params or {}), dict(floor) if floor else None)
 
 
 class TxBase:

@@ -21,9 +21,9 @@ from engine.sweep.cells import Cell, expand
 from engine.sweep.driver import plan_sweep, run_sweep
 from engine.sweep.fault_injection import FAIL_HOOK_ENV
 from engine.sweep.spec import Grid, Resources, Settings, SweepSpec, load_spec, parse_spec
-from engine.sweep.summary import SUMMARY_METRICS, SweepReport, summarize_groups
+from engine.sweep.summary import SweepReport, summarize_groups
 from engine.sweep.worker import run_cell
 
-__all__ = ["BACKENDS", "FAIL_HOOK_ENV", "SUMMARY_METRICS", "Cell", "Grid", "LocalBackend", "RayBackend",
+__all__ = ["BACKENDS", "FAIL_HOOK_ENV", "Cell", "Grid", "LocalBackend", "RayBackend",
            "Resources", "Settings", "SweepReport", "SweepSpec", "default_workers", "expand", "load_spec",
            "make_backend", "parse_spec", "plan_sweep", "run_cell", "run_sweep", "summarize_groups"]

@@ -5,8 +5,9 @@ one seed (both directions). ε is the CL weight of ``das+cl`` only: ``das`` and 
 the default weight whatever the ε axis says, so ``loss × ε`` gives one ``das`` cell per seed, not one per ε.
 Grid points whose protocol configs are identical are merged and counted as ``duplicates``.
 
-A cell's ``key`` is the key its run is stored under (:func:`engine.record.synthetic_run_key`: the protocol
-config and the code identity), so what ``--dry-run`` prints is what ``findings runs --hash`` finds.
+A cell's ``key`` is the key its run is stored under (:func:`engine.record_synthetic.synthetic_run_key`:
+the protocol config and the code identity), so what ``--dry-run`` prints is what ``findings runs --hash``
+finds.
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def expand(spec: SweepSpec) -> tuple[list[Cell], int]:
     """
     from engine.losses import DEFAULT_CL_WEIGHT
     from engine.protocol import make_config
-    from engine.record import synthetic_run_key
+    from engine.record_synthetic import synthetic_run_key
 
     g, s = spec.grid, spec.settings
     cells: list[Cell] = []
@@ -74,7 +75,8 @@ def expand(spec: SweepSpec) -> tuple[list[Cell], int]:
                                  n_train_per_variable=s.train_interventions,
                                  n_eval_per_variable=s.eval_interventions, classifier_max_epochs=s.classifier_epochs,
                                  classifier_patience=s.classifier_patience, classifier_ties=s.classifier_ties,
-                                 reference=s.reference)
+                                 reference=s.reference, protocol=s.protocol,
+                                 interventions_per_class=s.interventions_per_class)
         except ValueError as exc:
             raise ValueError(f"grid: {exc}") from None
         key = synthetic_run_key(config.to_json())

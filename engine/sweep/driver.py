@@ -106,7 +106,7 @@ class _Loop:
         while queue and len(self.inflight) < self.runner.slots:
             cell = queue.popleft()
             if cell.attempts == 0 and self.ledger is not None:
-                from engine.record import open_synthetic_run
+                from engine.record_synthetic import open_synthetic_run
 
                 handle = open_synthetic_run(self.ledger, cell.config.to_json())
                 if handle.run_id is None:  # another driver finished it meanwhile
@@ -126,7 +126,7 @@ class _Loop:
         if outcome.ok:
             cell.data = outcome.payload["data"]
             if self.ledger is not None:
-                from engine.record import finish_synthetic_run
+                from engine.record_synthetic import finish_synthetic_run
 
                 finish_synthetic_run(self.ledger, cell.run_id, cell.data)
             cell.status, cell.error = "finished", None

@@ -64,6 +64,8 @@ class Settings(_Forbid):
     classifier_patience: PositiveInt = 100
     classifier_ties: Literal["last", "first"] = "last"
     reference: Literal["matched", "task"] = "matched"
+    protocol: Literal["engine", "grant2025"] = "engine"  # grant2025: the paper's code's protocol
+    interventions_per_class: PositiveInt = 100  # grant2025 only
 
 
 class Resources(_Forbid):

@@ -45,7 +45,18 @@ def _stat(values: list[float]) -> dict[str, Any]:
     return summarize(values).to_json()
 
 
-SUMMARY_METRICS = (("iia", "iia"), ("emd", "sinkhorn_divergence"), ("exact_emd", "exact_emd"))
+def _split_stats(runs: list[dict[str, Any]], split: str) -> dict[str, Any]:
+    """IIA, and every divergence measure with its floor, pooled over runs; "emd" / "exact_emd" name the
+    engine's converged Sinkhorn divergence and exact EMD, as in a run's summary."""
+    out: dict[str, Any] = {"iia": _stat([r[split]["iia"] for r in runs])}
+    for mid in runs[0][split]["divergences"]:
+        out[mid] = {**_stat([r[split]["divergences"][mid]["value"] for r in runs]),
+                    "floor": _stat([r[split]["divergences"][mid]["floor"] for r in runs])}
+        if mid.startswith("sinkhorn_converged"):
+            out["emd"] = out[mid]
+        elif mid.startswith("exact_emd"):
+            out["exact_emd"] = out[mid]
+    return out
 
 
 def summarize_groups(cells: Iterable[Cell]) -> list[dict[str, Any]]:
@@ -68,6 +79,6 @@ def summarize_groups(cells: Iterable[Cell]) -> list[dict[str, Any]]:
     for g in groups.values():
         runs = g.pop("_runs")
         for split in ("train", "cross"):
-            g[split] = {name: _stat([r[split][key] for r in runs]) for name, key in SUMMARY_METRICS} if runs else None
+            g[split] = _split_stats(runs, split) if runs else None
         out.append(g)
     return out

@@ -106,6 +106,33 @@ def test_node_page_measurements_table(db):
     table = at.dataframe[0].value
     assert table.iloc[0]["metric"] == "IIA" and table.iloc[0]["value"] == "0.997 ± 0.001"
     assert "partition=og_holdouts" in table.iloc[0]["conditions"]
+    assert table.iloc[0]["measure"] == "iia_argmax" and table.iloc[0]["floor"] == ""
+
+
+def test_node_page_names_the_measure_the_floor_and_what_was_not_compared(db, graph):
+    from db.records import Measurement
+    from engine.record import RunLedger
+    from graph import runs
+
+    conditions = {"task": "synthetic10", "partition": "og_holdouts", "loss": "cl", "map": "linear",
+                  "protocol": "grant2025"}
+    m = Measurement(metric="EMD", value=0.0052, err=0.0004, err_kind="sem", n=10, split="cross", dataset="synthetic10",
+                    method="CL", conditions=conditions, higher_is_better=False, measure="sinkhorn_converged_matched",
+                    floor={"mean": 0.0012, "sem": 0.0001, "n": 10})
+    with RunLedger(graph) as ledger:
+        handle = ledger.open(title="a run", config={"page": 1}, site="synthetic10.input", divergence_measure=None)
+        report = ledger.finish(handle.run_id, [runs.Result(title="CL result in another measure", description="",
+                                                           measurement=m, methods=["CL"], dataset="synthetic10")])
+    at = app(node=report["findings"][0])
+    assert not at.exception
+    row = at.dataframe[0].value.iloc[0]
+    assert (row["measure"], row["floor"]) == ("sinkhorn_converged_matched", "0.0012 ± 0.0001")
+    shown = texts(at)
+    assert "Not compared (not like for like)" in shown
+    # user-facing text is escaped Markdown: "_" and ":" come backslashed
+    assert ("different measure\\: run sinkhorn\\_converged\\_matched, published grant2025\\_geomloss\\_sinkhorn"
+            in shown)
+    assert "perfect intervention" in shown  # the floor is explained where it is shown
 
 
 def test_node_page_similarity_accept_and_dismiss(db, graph):

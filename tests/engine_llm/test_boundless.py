@@ -116,5 +116,8 @@ def test_findings_of_a_sweep_name_method_dataset_and_site(tiny_gpt2):
     assert "(layer 0, pos 15)" in iia4.title and iia4.dataset == "price_tagging"
     cond = div4.measurement.conditions
     assert cond["site"] == "gpt2.h.0.out@pos15" and cond["epsilon"] == 4.0
-    assert cond["measure"] == "exact_emd_zscored_per_sqrt_d" and div4.measurement.higher_is_better is False
+    assert div4.measurement.measure == "exact_emd_zscored_per_sqrt_d" and div4.measurement.higher_is_better is False
+    assert iia4.measurement.measure == "iia_yes_no_logit" and "measure" not in cond
+    base = result.summaries[1].divergence_baseline
+    assert div4.measurement.floor == {"mean": base.mean, "sem": base.sem, "n": base.n}  # native vs native
     assert iia0.measurement.err_kind == "sem" and iia0.measurement.n == 2
