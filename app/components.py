@@ -7,8 +7,6 @@ markup: :func:`md` escapes every Markdown and HTML control character before it r
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import math
 import os
@@ -54,19 +52,6 @@ def _graph(db: str) -> Graph:
 def graph() -> Graph:
     """The graph of the database named by ``FINDINGS_DB`` (one per database per server process)."""
     return _graph(os.environ.get("FINDINGS_DB", ""))
-
-
-def optional_module(name: str):
-    """A colleague's module when it exists (``graph.similarity``, ``graph.curation``), else None.
-
-    Only a missing module is treated as absent; an error inside an existing one propagates.
-    """
-    try:
-        if importlib.util.find_spec(name) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(name)
 
 
 # Static page style (no user content): let node links wrap instead of being cut at the column edge.

@@ -1,4 +1,4 @@
-"""Reliability of the shared store (issue 7), on SQLite and on a real PostgreSQL server.
+"""Reliability of the shared store, on SQLite and on a real PostgreSQL server.
 
 - the store's behaviour on both backends: CRUD, vocabulary refusals that change nothing, keyword search
   ranking, export/import, migrations from the first revision with data intact;

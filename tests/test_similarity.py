@@ -41,7 +41,7 @@ def cli():
     from app.cli import app
     from app.commands.similarity import register
 
-    register(app)  # a no-op once the lead's app.cli registers it
+    register(app)  # a no-op: app.cli registers it already
     return app
 
 

@@ -177,9 +177,6 @@ def _ingest_form(g) -> None:
         if not documents:
             raise ValueError("paste a document or upload a file first")
         report = g.ingest_texts(documents, fmt)
-    except ImportError:
-        c.show_error("document parsers are not installed in this build")
-        return
     except ValueError as exc:
         c.show_error(exc)
         return
@@ -193,10 +190,8 @@ def _ingest_form(g) -> None:
 
 
 def _formats() -> list[str]:
-    try:
-        from graph.parsers import FORMATS
-    except ImportError:
-        return ["auto"]
+    from graph.parsers import FORMATS
+
     return ["auto", *FORMATS]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app import components as c
+from graph import curation
+from graph import similarity as sim
 
 MAX_PER_GROUP = 30
 
@@ -86,16 +88,12 @@ def _merged_into(g, page) -> None:
     st.warning("Merged: this node is a duplicate of the node below.", icon=":material/merge:")
     for t in targets:
         c.node_link(t)
-    if c.optional_module("graph.curation") is not None:
-        st.button("Unmerge", key="node_unmerge", on_click=_act, args=("unmerge", page.node.id, None, None))
+    st.button("Unmerge", key="node_unmerge", on_click=_act, args=("unmerge", page.node.id, None, None))
 
 
 def _merged_measurements(g, page) -> None:
     """Measurements reported by duplicates merged into this node (they stay on the duplicates)."""
     if not any(grp.edge_type == "duplicate_of" and grp.direction == "in" for grp in page.groups):
-        return
-    curation = c.optional_module("graph.curation")
-    if curation is None:
         return
     merged = curation.merged_measurements(g, page.node.id)
     merged = {k: v for k, v in merged.items() if k != page.node.id and v}
@@ -164,9 +162,6 @@ def _neighbourhood(groups) -> None:
 
 
 def _similar(g, node) -> None:
-    sim = c.optional_module("graph.similarity")
-    if sim is None:
-        return
     heading = st.empty()
     threshold = st.slider("Cosine threshold", 0.30, 0.95, 0.65, 0.01, key="node_threshold")
     try:
@@ -180,7 +175,6 @@ def _similar(g, node) -> None:
                     "duplicates"))
     if not matches:
         st.caption("No candidates at this threshold.")
-    curation = c.optional_module("graph.curation")
     details = g.get_many([m.id for m in matches]) if matches else {}
     for i, m in enumerate(matches):
         other = details.get(m.id)
@@ -193,7 +187,7 @@ def _similar(g, node) -> None:
                 c.node_summary(other, extra=score)
             else:
                 st.caption(c.md(f"{m.title} · {m.kind} · {score}"))
-            if curation is None or other is None:
+            if other is None:
                 continue
             choices = c.edge_choices(node.kind, other.kind)
             with st.container(horizontal=True, gap="small", vertical_alignment="bottom"):
@@ -215,8 +209,6 @@ def _similar(g, node) -> None:
 
 def _act(action: str, a: str, b: str | None, extra) -> None:
     """Run a curation decision (a button callback), leaving a message for the next render."""
-    from graph import curation
-
     g = c.graph()
     try:
         if action == "accept":

@@ -6,6 +6,7 @@ from collections import Counter
 import streamlit as st
 
 from app import components as c
+from graph import similarity as sim
 
 LIMIT = 50
 
@@ -13,11 +14,10 @@ LIMIT = 50
 def search_page() -> None:
     g = c.graph()
     st.markdown("## Search")
-    sim = c.optional_module("graph.similarity")
     cols = st.columns([4, 1])
     query = cols[0].text_input("Search titles and descriptions", key="search_q",
                                placeholder="e.g. CL loss divergence")
-    modes = ["Keyword", "Semantic"] if sim is not None else ["Keyword"]
+    modes = ["Keyword", "Semantic"]
     mode = cols[1].radio("Mode", modes, key="search_mode", horizontal=True)
 
     filters = g.finding_filters()
