@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from engine.boundless import BoundlessConfig, DataConfig, prepare, run_sweep, search_sites, tiny_task_lm
+    from engine.boundless import BoundlessConfig, run_sweep, search_sites
+    from engine.boundless_data import DataConfig, prepare, tiny_task_lm
     from engine.tiny_lm import DEFAULT_SITE, get_or_train
 
     t0 = time.perf_counter()

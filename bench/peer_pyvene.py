@@ -16,7 +16,7 @@ epoch), 4-batch gradient accumulation with the first update after batch 4, the b
 vocabulary + 1.0 × the raw boundary parameter.
 
 * **ours**: :func:`engine.boundless.train_boundless` (the engine's hooks, source states collected once by
-  :func:`engine.boundless.prepare`, answer logits at the last position only).
+  :func:`engine.boundless_data.prepare`, answer logits at the last position only).
 * **pyvene**: ``IntervenableModel`` with ``BoundlessRotatedSpaceIntervention`` at
   ``RepresentationConfig(layer, "block_output", "pos")`` and ``{"sources->base": position}``, trained by the
   loop of the paper's ``collect_cl_boundless_das.py`` (pyvene's tutorial): every step runs the source prompts
@@ -122,7 +122,7 @@ def paper_loss(logits: Any, labels: Any, das: Any) -> Any:
 def train_pyvene(pv: Any, prep: Any, cfg: Any, data: dict[str, Any], init: str,
                  given_sources: bool = False) -> dict[str, Any]:
     """The paper's training loop on pyvene (module docstring); returns the trained intervention and timings.
-    ``given_sources`` hands pyvene the source states :func:`engine.boundless.prepare` collected instead of
+    ``given_sources`` hands pyvene the source states :func:`engine.boundless_data.prepare` collected instead of
     running the source prompts every step."""
     import torch
     from transformers import get_linear_schedule_with_warmup
@@ -245,7 +245,8 @@ def run(pv: Any, args: argparse.Namespace, log: Any) -> dict[str, dict[str, Any]
 
     import torch
 
-    from engine.boundless import BoundlessConfig, DataConfig, evaluate, prepare, tiny_task_lm, train_boundless
+    from engine.boundless import BoundlessConfig, evaluate, train_boundless
+    from engine.boundless_data import DataConfig, prepare, tiny_task_lm
     from engine.tiny_lm import DEFAULT_SITE, get_or_train
 
     torch.set_num_threads(1)

@@ -48,7 +48,6 @@ Choices made here, and why:
 """
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -59,16 +58,29 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.hooks import capture, replacing, token_index
-from engine.llm_divergence import NativeReference
-from engine.pricetag import CounterfactualPair, PriceTag, sample_pairs
-from engine.sites import Site, hidden_size, site_for
+from engine.boundless_data import (
+    DataConfig,
+    PreparedSite,
+    SplitData,
+    TaskLM,
+    prepare,
+    slice_inputs,
+)
+from engine.hooks import replacing
+from engine.sites import hidden_size
+
+BOUNDLESS_PROTOCOLS = ("engine", "grant2025")
+CL_TARGETS = ("class-mean", "cl-prompt")
+CL_SPACES = ("subspace", "full")
 
 
 # ---- the intervention -----------------------------------------------------------------------------
-def boundary_mask(boundary: torch.Tensor, d: int, temperature: float) -> torch.Tensor:
-    """Soft mask (d,) over rotated dims: σ((i+½)/τ)·σ((b·d − i − ½)/τ), b a scalar tensor in (0, 1)."""
-    i = torch.arange(d, dtype=torch.float32, device=boundary.device) + 0.5
+def boundary_mask(boundary: torch.Tensor, d: int, temperature: float, offset: float = 0.5) -> torch.Tensor:
+    """Soft mask (d,) over rotated dims: σ((i+o)/τ)·σ((b·d − i − o)/τ), b a scalar tensor in (0, 1].
+
+    ``offset`` o = ½ (the engine: dimension centres, exactly round(b·d) dims at τ → 0); o = 0 is pyvene's
+    ``sigmoid_boundary`` over the population 0…d−1 (dim 0 stays at ½), which the paper's runs used."""
+    i = torch.arange(d, dtype=torch.float32, device=boundary.device) + offset
     return torch.sigmoid(i / temperature) * torch.sigmoid((boundary * d - i) / temperature)
 
 
@@ -89,25 +101,45 @@ def cl_loss(h_tilde: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class BoundlessIntervention(nn.Module):
-    """Orthogonal rotation (D × D, Cayley map) and a boundary b = σ(β)."""
+    """Orthogonal rotation (D × D) and a boundary.
 
-    def __init__(self, d: int, boundary_init: float = 0.5, orthogonal_map: str = "cayley") -> None:
+    ``style="engine"``: the Cayley map, b = σ(β) with a free logit β, mask over dimension centres.
+    ``style="pyvene"``: as pyvene's ``BoundlessRotatedSpaceIntervention`` (the paper's runs): torch's default
+    orthogonal map (``matrix_exp``) from an orthogonal init, a raw boundary parameter clamped to [1e-3, 1] in the
+    mask (its penalty reads the raw value), mask over the population 0…D−1.
+    """
+
+    def __init__(self, d: int, boundary_init: float = 0.5, orthogonal_map: str = "cayley",
+                 style: str = "engine") -> None:
         super().__init__()
         if not 0 < boundary_init < 1:
             raise ValueError("the boundary must start strictly between 0 and 1")
+        if style not in ("engine", "pyvene"):
+            raise ValueError(f"unknown intervention style {style!r}")
         self.d = d
-        self.rotate = nn.utils.parametrizations.orthogonal(nn.Linear(d, d, bias=False), orthogonal_map=orthogonal_map)
-        self.boundary_logit = nn.Parameter(torch.tensor(math.log(boundary_init / (1 - boundary_init))))
+        self.style = style
+        layer = nn.Linear(d, d, bias=False)
+        if style == "pyvene":
+            nn.init.orthogonal_(layer.weight)
+        self.rotate = nn.utils.parametrizations.orthogonal(layer, orthogonal_map=orthogonal_map)
+        init = boundary_init if style == "pyvene" else math.log(boundary_init / (1 - boundary_init))
+        self.boundary_logit = nn.Parameter(torch.tensor(float(init)))  # pyvene: the raw boundary itself
 
     def rotation(self) -> torch.Tensor:
         """R (D, D); build once per step and pass it on."""
         return self.rotate.weight
 
     def boundary(self) -> torch.Tensor:
+        if self.style == "pyvene":
+            return torch.clamp(self.boundary_logit, 1e-3, 1.0)
         return torch.sigmoid(self.boundary_logit)
 
+    def penalty_value(self) -> torch.Tensor:
+        """What the boundary penalty multiplies: b (engine), the raw unclamped parameter (pyvene)."""
+        return self.boundary_logit if self.style == "pyvene" else self.boundary()
+
     def mask(self, temperature: float) -> torch.Tensor:
-        return boundary_mask(self.boundary(), self.d, temperature)
+        return boundary_mask(self.boundary(), self.d, temperature, offset=0.0 if self.style == "pyvene" else 0.5)
 
 
 # ---- configuration --------------------------------------------------------------------------------
@@ -127,6 +159,30 @@ class BoundlessConfig:
     boundary_penalty: float = 0.1
     penalty_warmup: float = 0.25  # share of steps over which the penalty ramps from 0 to full
     orthogonal_map: str = "cayley"
+    protocol: str = "engine"  # "engine" | "grant2025" (engine.boundless_paper: the paper's training loop)
+    cl_target: str = "class-mean"  # "class-mean" | "cl-prompt" (the native state of the pair's CL prompt)
+    cl_space: str = "subspace"  # "subspace" (projected on the learned subspace) | "full" (the whole hidden vector)
+    epochs: int = 3  # grant2025: passes over the training pairs (``steps`` is the engine's budget)
+    grad_accumulation: int = 4  # grant2025
+    warmup_share: float = 0.1  # grant2025: linear warm-up share of the scheduler's horizon, then linear decay
+
+    def __post_init__(self) -> None:
+        if self.protocol not in BOUNDLESS_PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; choose one of {', '.join(BOUNDLESS_PROTOCOLS)}")
+        if self.cl_target not in CL_TARGETS:
+            raise ValueError(f"unknown CL target {self.cl_target!r}; choose one of {', '.join(CL_TARGETS)}")
+        if self.cl_space not in CL_SPACES:
+            raise ValueError(f"unknown CL space {self.cl_space!r}; choose one of {', '.join(CL_SPACES)}")
+
+    @classmethod
+    def grant2025(cls, **overrides: Any) -> BoundlessConfig:
+        """The paper's training (collect_cl_boundless_das.py): Adam, rotation lr 1e-3, boundary lr 1e-2, linear
+        warm-up then decay, batch 32 × 4 accumulation, 3 epochs, temperature 50 → 0.1, penalty 1.0 × b, no
+        warm-up; the CL target is the pair's CL prompt, compared on the full hidden vector."""
+        paper = dict(protocol="grant2025", batch_size=32, lr=1e-3, boundary_lr=1e-2, boundary_penalty=1.0,
+                     penalty_warmup=0.0, orthogonal_map="matrix_exp", cl_target="cl-prompt", cl_space="full",
+                     epochs=3, grad_accumulation=4, warmup_share=0.1)
+        return cls(**{**paper, **overrides})
 
     def temperature(self, step: int) -> float:
         frac = step / max(self.steps - 1, 1)
@@ -136,167 +192,23 @@ class BoundlessConfig:
         warm = self.penalty_warmup * self.steps
         return self.boundary_penalty * (min(1.0, step / warm) if warm > 0 else 1.0)
 
-
-@dataclass(frozen=True)
-class DataConfig:
-    train_pairs: int = 2000
-    test_pairs: int = 1000
-    data_seed: int = 0  # pairs are the same for every training seed and ε
-    divergence_n: int = 256
-    divergence_resamples: int = 5
-    divergence_estimator: str = "emd"  # engine.llm_divergence: "emd" (exact, ε→0 limit) or "sinkhorn" (S_ε)
-    batch_size: int = 250  # for the frozen forward passes that collect native states
-
-
-# ---- the model and its task encoding ----------------------------------------------------------------
-@dataclass
-class TaskLM:
-    """A causal LM with the Price Tagging encoding it reads and its yes/no answer tokens."""
-
-    model: Any
-    name: str
-    encode: Callable[[Sequence[PriceTag]], dict[str, torch.Tensor]]
-    yes_id: int
-    no_id: int
-    device: str = "cpu"
-    prompt: str = "compact"  # "compact" | "alpaca"
-
-    def __post_init__(self) -> None:
-        self._keep = "logits_to_keep" in inspect.signature(self.model.forward).parameters
-
-    def last_logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Answer logits (B, V) at the last position, float32."""
-        extra = {"logits_to_keep": 1} if self._keep else {}
-        return self.model(**inputs, **extra).logits[:, -1].float()
-
-
-def tiny_task_lm(model: Any, name: str = "tiny-pricetag", device: str = "cpu") -> TaskLM:
-    from engine.pricetag import CompactTokenizer
-
-    tok = CompactTokenizer()
-    return TaskLM(model=model.to(device), name=name, encode=tok.batch, yes_id=tok.yes_id, no_id=tok.no_id,
-                  device=device, prompt="compact")
-
-
-def hf_task_lm(path: str, device: str = "cpu", dtype: str = "float32",
-               answers: tuple[str, str] = ("Yes", "No")) -> TaskLM:
-    """A local Hugging Face causal LM directory (never downloads), frozen, with the Alpaca prompt.
-
-    This is the path for real LLMs, e.g. a local Alpaca/Llama-7B directory with ``device="cuda"`` and
-    ``dtype="bfloat16"`` (the paper's site is layer 15, position −2). Model and tokenizer are read with
-    ``local_files_only=True``; the intervention's parameters stay float32 and states are cast around it.
-    """
-    from pathlib import Path
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from engine.pricetag import answer_token_ids, encode_with_hf_tokenizer
-
-    if not Path(path).is_dir():
-        raise ValueError(f"{path} is not a local model directory (nothing is downloaded)")
-    torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
-    if torch_dtype is None:
-        raise ValueError(f"unknown dtype {dtype!r}; use float32 or bfloat16")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    import transformers
-
-    # transformers ≥ 4.56 names the argument ``dtype``; older releases ``torch_dtype``
-    key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 or \
-        tuple(int(x) for x in transformers.__version__.split(".")[:2]) >= (4, 56) else "torch_dtype"
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, **{key: torch_dtype}).to(device)
-    model.eval()
-    model.requires_grad_(False)
-    yes_id, no_id = answer_token_ids(tokenizer, answers)
-    return TaskLM(model=model, name=str(path), encode=lambda exs: encode_with_hf_tokenizer(tokenizer, exs),
-                  yes_id=yes_id, no_id=no_id, device=device, prompt="alpaca")
-
-
-# ---- prepared data at one site --------------------------------------------------------------------
-def _slice(inputs: dict[str, torch.Tensor], idx: torch.Tensor | slice) -> dict[str, torch.Tensor]:
-    return {k: v[idx] for k, v in inputs.items()}
-
-
-@dataclass
-class SplitData:
-    pairs: list[CounterfactualPair]
-    base_inputs: dict[str, torch.Tensor]  # (N, T) each, on the device
-    base_index: torch.Tensor  # (N,) token index of the site in each base row
-    base_states: torch.Tensor  # (N, D) float32 native states of the bases at the site
-    source_states: torch.Tensor  # (N, D) float32 native states of the sources at the site
-    source_left: torch.Tensor  # (N,) long, left(source): the value the intervention writes
-    target_token: torch.Tensor  # (N,) long, counterfactual answer token id
-    cf_yes: torch.Tensor  # (N,) bool, counterfactual label
-    base_said_yes: torch.Tensor  # (N,) bool, the unintervened model's answer on the base
-    base_yes: torch.Tensor  # (N,) bool, the base's true label
-    changed: torch.Tensor  # (N,) bool, counterfactual label differs from the base's true label
-
-
-@dataclass
-class PreparedSite:
-    lm: TaskLM
-    site: Site
-    data: DataConfig
-    train: SplitData
-    test: SplitData
-    class_means: torch.Tensor  # (2, D) native means by left value (row 0: a < l, row 1: a ≥ l)
-    reference: NativeReference
-    factual_accuracy: float  # on the test bases and sources
-    prepare_seconds: float
-
-
-def _native(lm: TaskLM, site: Site, examples: Sequence[PriceTag], batch: int):
-    """(inputs, site index, states (N, D) float32, model said yes (N,) bool) for factual prompts."""
-    inputs = {k: v.to(lm.device) for k, v in lm.encode(examples).items()}
-    index = token_index(site.position, inputs["attention_mask"])
-    states, said = [], []
-    with torch.no_grad():
-        for i in range(0, len(examples), batch):
-            part = _slice(inputs, slice(i, i + batch))
-            states.append(capture(lm.model, site, part, index[i:i + batch], stop=True).float())
-            logits = lm.last_logits(part)
-            said.append(logits[:, lm.yes_id] > logits[:, lm.no_id])
-    return inputs, index, torch.cat(states), torch.cat(said)
-
-
-def _split(lm: TaskLM, site: Site, pairs: list[CounterfactualPair], batch: int) -> tuple[SplitData, torch.Tensor]:
-    bases = [p.base for p in pairs]
-    sources = [p.source for p in pairs]
-    b_in, b_idx, b_states, b_said = _native(lm, site, bases, batch)
-    _, _, s_states, s_said = _native(lm, site, sources, batch)
-    dev = lm.device
-    cf = torch.tensor([p.label for p in pairs], device=dev)
-    base_yes = torch.tensor([p.base.label for p in pairs], device=dev)
-    split = SplitData(
-        pairs=pairs, base_inputs=b_in, base_index=b_idx, base_states=b_states, source_states=s_states,
-        source_left=torch.tensor([int(p.source.left) for p in pairs], device=dev),
-        target_token=torch.where(cf, lm.yes_id, lm.no_id).long(), cf_yes=cf, base_said_yes=b_said,
-        base_yes=base_yes, changed=cf != base_yes,
-    )
-    source_yes = torch.tensor([p.source.label for p in pairs], device=dev)
-    correct = torch.cat([b_said == base_yes, s_said == source_yes])
-    return split, correct
-
-
-def prepare(lm: TaskLM, layer: int, position: int, data: DataConfig | None = None) -> PreparedSite:
-    """Sample the pairs, collect native site states once (frozen model) and the native reference draws."""
-    data = data or DataConfig()
-    start = time.perf_counter()
-    site = site_for(lm.model, layer, position)
-    train, _ = _split(lm, site, sample_pairs(data.train_pairs, data.data_seed), data.batch_size)
-    test, correct = _split(lm, site, sample_pairs(data.test_pairs, data.data_seed + 1), data.batch_size)
-    pool = torch.cat([train.base_states, train.source_states])
-    left = torch.tensor([int(p.base.left) for p in train.pairs] + [int(p.source.left) for p in train.pairs],
-                        device=pool.device)
-    if not bool((left == 0).any()) or not bool((left == 1).any()):
-        raise ValueError("the training prompts hold only one value of the left-boundary variable")
-    means = torch.stack([pool[left == 0].mean(0), pool[left == 1].mean(0)])
-    native_test = torch.cat([test.base_states, test.source_states]).cpu().numpy()
-    reference = NativeReference(native_test, n=data.divergence_n, resamples=data.divergence_resamples,
-                                seed=data.data_seed, estimator=data.divergence_estimator)
-    return PreparedSite(lm=lm, site=site, data=data, train=train, test=test, class_means=means, reference=reference,
-                        factual_accuracy=float(correct.float().mean()),
-                        prepare_seconds=round(time.perf_counter() - start, 2))
-
+def protocol_settings(protocol: str, cl_target: str | None, cl_space: str | None, steps: int, epochs: int,
+                       batch_size: int | None, train_pairs: int | None, test_pairs: int,
+                       boundary_penalty: float | None, divergence: str = "emd"):
+    """(BoundlessConfig, DataConfig) for a protocol, with what a user gave (not None) over its defaults: the
+    engine's 400 steps of 64 on 2,000 balanced pairs, or the paper's 3 epochs of 32 on 8,000 region pairs."""
+    given = {k: v for k, v in (("cl_target", cl_target), ("cl_space", cl_space), ("batch_size", batch_size),
+                               ("boundary_penalty", boundary_penalty)) if v is not None}
+    if protocol == "grant2025":
+        base = BoundlessConfig.grant2025(epochs=epochs, **given)
+        data = DataConfig(train_pairs=train_pairs or 8000, test_pairs=test_pairs, sampler="regions",
+                          divergence_estimator=divergence)
+    elif protocol == "engine":
+        base = BoundlessConfig(steps=steps, **given)
+        data = DataConfig(train_pairs=train_pairs or 2000, test_pairs=test_pairs, divergence_estimator=divergence)
+    else:
+        raise ValueError(f"unknown protocol {protocol!r}; choose engine or grant2025")
+    return base, data
 
 # ---- training and evaluation ----------------------------------------------------------------------
 def _intervened_logits(prep: PreparedSite, iv: BoundlessIntervention, split: SplitData, idx: torch.Tensor,
@@ -310,7 +222,7 @@ def _intervened_logits(prep: PreparedSite, iv: BoundlessIntervention, split: Spl
         return store["h"]
 
     with replacing(prep.lm.model, prep.site, split.base_index[idx], fn):
-        logits = prep.lm.last_logits(_slice(split.base_inputs, idx))
+        logits = prep.lm.last_logits(slice_inputs(split.base_inputs, idx))
     return logits, store["h"]
 
 
@@ -322,13 +234,33 @@ class TrainedIntervention:
     final_ce: float
     final_cl: float
     final_penalty: float
+    mean_ce: float = float("nan")  # the task loss averaged over training batches
+    mean_cl: float = float("nan")  # the CL loss averaged over training batches (measured even at ε = 0)
+    final_temperature: float = 0.1  # the mask's temperature when training ended (evaluation uses it)
+    updates: int = 0
+
+
+def cl_term(prep: PreparedSite, split: SplitData, idx: torch.Tensor, h_tilde: torch.Tensor, rotation: torch.Tensor,
+            mask: torch.Tensor, cfg: BoundlessConfig) -> torch.Tensor:
+    """L_CL for a batch: the target by ``cfg.cl_target`` (the mean native state of the class whose ``left`` is the
+    written value, or the pair's CL-prompt state), compared in ``cfg.cl_space`` (both sides projected onto the
+    learned subspace, or the full hidden vectors); the target is detached."""
+    target = prep.class_means[split.source_left[idx]] if cfg.cl_target == "class-mean" else split.cl_states[idx]
+    if cfg.cl_space == "subspace":
+        return cl_loss(project(h_tilde, rotation, mask), project(target, rotation, mask).detach())
+    return cl_loss(h_tilde, target.detach())
 
 
 def train_boundless(prep: PreparedSite, cfg: BoundlessConfig,
                     log: Callable[[str], None] | None = None) -> TrainedIntervention:
-    """Fit R and b on the training pairs: CE + λ_t·b (+ ε·L_CL when ε > 0)."""
+    """Fit R and b on the training pairs: CE + λ_t·b (+ ε·L_CL when ε > 0); ``cfg.protocol="grant2025"`` runs the
+    paper's loop (:func:`engine.boundless_paper.train_paper`)."""
     if cfg.epsilon < 0:
         raise ValueError("the CL weight ε cannot be negative")
+    if cfg.protocol == "grant2025":
+        from engine.boundless_paper import train_paper
+
+        return train_paper(prep, cfg, log)
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
     d = hidden_size(prep.lm.model)
@@ -342,6 +274,7 @@ def train_boundless(prep: PreparedSite, cfg: BoundlessConfig,
     order = torch.randperm(n, generator=gen)
     cursor = 0
     ce = cl = pen = torch.zeros(())
+    sum_ce = sum_cl = 0.0
     for step in range(cfg.steps):
         if cursor + cfg.batch_size > n:
             order, cursor = torch.randperm(n, generator=gen), 0
@@ -354,9 +287,13 @@ def train_boundless(prep: PreparedSite, cfg: BoundlessConfig,
         pen = cfg.penalty_weight(step) * iv.boundary()
         loss = ce + pen
         if cfg.epsilon > 0:
-            target = prep.class_means[prep.train.source_left[idx]]
-            cl = cl_loss(project(h_tilde, rotation, mask), project(target, rotation, mask).detach())
+            cl = cl_term(prep, prep.train, idx, h_tilde, rotation, mask, cfg)
             loss = loss + cfg.epsilon * cl
+        else:  # measured all the same: ε · L_CL / L_task at ε = 0 puts sweeps of different models on one axis
+            with torch.no_grad():
+                cl = cl_term(prep, prep.train, idx, h_tilde, rotation, mask, cfg)
+        sum_ce += float(ce.detach())
+        sum_cl += float(cl.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -364,12 +301,14 @@ def train_boundless(prep: PreparedSite, cfg: BoundlessConfig,
             log(f"    step {step + 1}/{cfg.steps} ce {ce.item():.3f} cl {float(cl.detach()):.3f} "
                 f"b {iv.boundary().item():.3f} τ {cfg.temperature(step):.2f}")
     return TrainedIntervention(iv, cfg, round(time.perf_counter() - start, 2), float(ce.detach()), float(cl.detach()),
-                              float(pen.detach()))
+                              float(pen.detach()), mean_ce=sum_ce / cfg.steps, mean_cl=sum_cl / cfg.steps,
+                              final_temperature=cfg.temperature_end, updates=cfg.steps)
 
 
 @dataclass
 class Evaluation:
-    iia: float
+    iia: float  # yes-vs-no logit gives the counterfactual label (the engine's definition)
+    iia_argmax: float  # argmax over the whole vocabulary is the counterfactual answer token (the paper's)
     iia_changed: float
     iia_noop: float
     n: int
@@ -384,22 +323,23 @@ def evaluate(prep: PreparedSite, trained: TrainedIntervention, split: SplitData 
              batch: int = 250) -> Evaluation:
     """IIA (raw, changed pairs, no-op baseline) with the mask at the final temperature, and h̃ for divergence."""
     split = split or prep.test
-    iv, cfg = trained.intervention, trained.config
-    said, states = [], []
+    iv = trained.intervention
+    said, argmax_hit, states = [], [], []
     with torch.no_grad():
         rotation = iv.rotation()
-        mask = iv.mask(cfg.temperature_end)
+        mask = iv.mask(trained.final_temperature)
         for i in range(0, len(split.pairs), batch):
             idx = torch.arange(i, min(i + batch, len(split.pairs)), device=prep.lm.device)
             logits, h = _intervened_logits(prep, iv, split, idx, rotation, mask)
             said.append(logits[:, prep.lm.yes_id] > logits[:, prep.lm.no_id])
+            argmax_hit.append(logits.argmax(-1) == split.target_token[idx])
             states.append(h.cpu())
     said_yes = torch.cat(said)
     hit = said_yes == split.cf_yes
     changed = split.changed
     d = iv.d
     return Evaluation(
-        iia=float(hit.float().mean()),
+        iia=float(hit.float().mean()), iia_argmax=float(torch.cat(argmax_hit).float().mean()),
         iia_changed=float(hit[changed].float().mean()) if bool(changed.any()) else float("nan"),
         iia_noop=float((split.base_said_yes == split.cf_yes).float().mean()),
         n=len(split.pairs), n_changed=int(changed.sum()), boundary=float(iv.boundary().detach()),
@@ -409,6 +349,25 @@ def evaluate(prep: PreparedSite, trained: TrainedIntervention, split: SplitData 
 
 
 # ---- sweeps and the site search -------------------------------------------------------------------
+def primary_measure(prep: PreparedSite, cfg: BoundlessConfig) -> str:
+    """The divergence a sweep reports first: the paper's under grant2025, else the engine's configured one."""
+    from engine.llm_divergence import PAPER_MEASURE
+
+    return PAPER_MEASURE if cfg.protocol == "grant2025" else prep.reference.measure
+
+
+def measure_divergences(prep: PreparedSite, ev: Evaluation, seed: int) -> dict[str, dict[str, Any]]:
+    """Every Boundless divergence of one evaluation, by measure id: the engine's (intervened vs pooled test
+    natives, :class:`engine.llm_divergence.NativeReference`) and the paper's (intervened vs the pairs' CL-prompt
+    states, :func:`engine.llm_divergence.paper_llm_divergence`), each with its native-vs-native baseline."""
+    from engine.llm_divergence import paper_llm_divergence
+
+    engine = prep.reference.measure_states(ev.intervened_states, seed=seed)
+    paper = paper_llm_divergence(ev.intervened_states, prep.test.cl_states.cpu().numpy(),
+                                 resamples=prep.data.divergence_resamples, seed=seed)
+    return {engine.measure: engine.to_json(), paper.measure: paper.to_json()}
+
+
 def run_sweep(prep: PreparedSite, epsilons: Sequence[float], seeds: Sequence[int], base: BoundlessConfig,
               divergence: bool = True, log: Callable[[str], None] | None = None):
     """Train and evaluate one intervention per (ε, seed); returns :class:`engine.boundless_results.SweepResult`."""
@@ -416,29 +375,32 @@ def run_sweep(prep: PreparedSite, epsilons: Sequence[float], seeds: Sequence[int
 
     start = time.perf_counter()
     rows: list[SeedResult] = []
+    primary = primary_measure(prep, base)
     for eps in epsilons:
         for seed in seeds:
             cfg = BoundlessConfig(**{**asdict(base), "epsilon": float(eps), "seed": int(seed)})
             trained = train_boundless(prep, cfg, log=log)
             ev = evaluate(prep, trained)
-            div = prep.reference.measure_states(ev.intervened_states, seed=seed) if divergence else None
+            divs = measure_divergences(prep, ev, seed) if divergence else {}
+            div = divs.get(primary)
             rows.append(SeedResult(
                 epsilon=float(eps), seed=int(seed), iia=ev.iia, iia_changed=ev.iia_changed, iia_noop=ev.iia_noop,
                 n_test=ev.n, n_changed=ev.n_changed, boundary=ev.boundary, width=ev.width, width_hard=ev.width_hard,
-                divergence=div.to_json() if div else None, train_seconds=trained.seconds,
-                final_ce=trained.final_ce, final_cl=trained.final_cl,
+                divergence=div, train_seconds=trained.seconds, final_ce=trained.final_ce, final_cl=trained.final_cl,
+                iia_argmax=ev.iia_argmax, mean_ce=trained.mean_ce, mean_cl=trained.mean_cl, updates=trained.updates,
+                divergences=divs,
             ))
             if log:
-                dtxt = f" div {div.value:.4f} (base {div.baseline:.4f})" if div else ""
-                log(f"  ε={eps:g} seed={seed}: IIA {ev.iia:.3f} changed {ev.iia_changed:.3f} "
-                    f"no-op {ev.iia_noop:.3f} width {ev.width:.1f}{dtxt} [{trained.seconds:.1f}s]")
+                dtxt = f" div {div['value']:.4f} (base {div['baseline']:.4f})" if div else ""
+                log(f"  ε={eps:g} seed={seed}: IIA {ev.iia:.3f} argmax {ev.iia_argmax:.3f} changed "
+                    f"{ev.iia_changed:.3f} no-op {ev.iia_noop:.3f} width {ev.width:.1f}{dtxt} [{trained.seconds:.1f}s]")
     base_cfg = {k: v for k, v in asdict(base).items() if k not in ("epsilon", "seed")}
     return SweepResult(
         model=prep.lm.name, prompt=prep.lm.prompt, site=prep.site.name, layer=prep.site.layer,
         position=prep.site.position, epsilons=[float(e) for e in epsilons], seeds=[int(s) for s in seeds],
         training=base_cfg, data=asdict(prep.data), factual_accuracy=prep.factual_accuracy,
         summaries=summarize(rows), runs=rows, wall_seconds=round(time.perf_counter() - start, 2),
-        prepare_seconds=prep.prepare_seconds, device=prep.lm.device, divergence_measure=prep.reference.measure,
+        prepare_seconds=prep.prepare_seconds, device=prep.lm.device, divergence_measure=primary,
     )
 
 

@@ -172,3 +172,46 @@ def llm_divergence(intervened: np.ndarray, native: np.ndarray, n: int = 256, res
     """One-shot divergence / √d between intervened (N, d) and native (M, d) states, with the native baseline."""
     ref = NativeReference(native, n=n, resamples=resamples, seed=seed, estimator=estimator, eps=eps)
     return ref.measure_states(intervened, seed=seed + 1)
+
+
+PAPER_MEASURE = "grant2025_geomloss_zscored_per_sqrt_d"
+
+
+def paper_zscore(x: np.ndarray) -> np.ndarray:
+    """The paper's z-score (``sample_emd``): (x − mean) / (std + 1e-5), std with ddof = 1, per dimension."""
+    return (x - x.mean(0)) / (x.std(0, ddof=1) + 1e-5)
+
+
+def paper_llm_divergence(intervened: np.ndarray, cl_states: np.ndarray, resamples: int = 5,
+                         seed: int = 0) -> DivergenceEstimate:
+    """The paper's Boundless divergence (``collect_divergences`` in grantsrb/rep_divergence), per resample:
+
+    the test pairs are split in random halves; one half's CL-prompt native states and the *other* half's
+    intervened states, each permuted and z-scored on its own (:func:`paper_zscore`), are compared with geomloss
+    ``SamplesLoss("sinkhorn", p=2, blur=0.05)`` (:func:`engine.paper_estimator.paper_divergence`), ÷ √D; the
+    baseline compares the first half's native states with the second half's. ``intervened`` and ``cl_states``
+    (N, D) are row-aligned (pair i's intervened state and its CL prompt's native state). Mean ± SEM over
+    ``resamples``; the exact EMD (``ot.emd2``) of the same z-scored draws is reported beside it.
+    """
+    from engine.paper_estimator import paper_divergence
+
+    x = np.asarray(intervened, dtype=np.float64)
+    c = np.asarray(cl_states, dtype=np.float64)
+    if x.shape != c.shape or x.ndim != 2 or len(x) < 4:
+        raise ValueError("intervened and CL-prompt states must be row-aligned (N, d) arrays with N ≥ 4")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2025]))
+    n, d = x.shape
+    half, root = n // 2, math.sqrt(d)
+    vals, base, emds, base_emds = [], [], [], []
+    for _ in range(resamples):
+        first, second = rng.permutation(n), rng.permutation(n)
+        nat, intr, nat2 = c[first[:half]], x[second[half:2 * half]], c[second[:half]]
+        for a, b, out, out_emd in ((nat, intr, vals, emds), (nat, nat2, base, base_emds)):
+            za, zb = paper_zscore(a[rng.permutation(len(a))]), paper_zscore(b[rng.permutation(len(b))])
+            out.append(paper_divergence(za, zb) / root)
+            out_emd.append(exact_emd(za, zb) / root)
+    return DivergenceEstimate(
+        measure=PAPER_MEASURE, estimator="geomloss", value=float(np.mean(vals)), sem=summarize(vals).sem,
+        baseline=float(np.mean(base)), baseline_sem=summarize(base).sem, emd=float(np.mean(emds)),
+        baseline_emd=float(np.mean(base_emds)), d=d, n=half, resamples=resamples, epsilon=None,
+        values=[float(v) for v in vals], baseline_values=[float(b) for b in base])

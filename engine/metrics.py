@@ -287,6 +287,11 @@ def estimator(measure_id: str):
 
     if get(measure_id).metric != "EMD":
         raise ValueError(f"{measure_id} is not a divergence measure.")
+    if measure_id == "grant2025_geomloss_zscored_per_sqrt_d":
+        from engine.llm_divergence import paper_zscore
+
+        return lambda x, y: paper_divergence(paper_zscore(np.asarray(x, float)), paper_zscore(np.asarray(y, float))) \
+            / np.sqrt(np.asarray(x).shape[1])
     if measure_id.endswith("_zscored_per_sqrt_d"):
         from engine.llm_divergence import zscore
 

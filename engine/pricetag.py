@@ -72,6 +72,13 @@ class CounterfactualPair:
     def changes_label(self) -> bool:
         return self.label != self.base.label
 
+    @property
+    def cl_prompt(self) -> PriceTag:
+        """The paper's "CL prompt" for a lower-bound (``left``) intervention: the source's lower bound, the base's
+        upper bound and the base's amount (grantsrb/rep_divergence ``bound_alignment_sampler``). Its native
+        state at the site is the CL target of ``--cl-target cl-prompt``."""
+        return PriceTag(lower=self.source.lower, upper=self.base.upper, amount=self.base.amount)
+
 
 def _dollars(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
@@ -115,6 +122,45 @@ def sample_pairs(n: int, seed: int, balanced: bool = True) -> list[Counterfactua
         out.append(pair)
     rng.shuffle(out)  # type: ignore[arg-type]
     return out
+
+
+def _bounds(rng: np.random.Generator) -> tuple[int, int]:
+    """Lower and upper bound in cents, as the paper's config sampler draws and rounds them."""
+    width = round(rng.uniform(2.50, 7.50), 2)
+    lower = round(rng.uniform(0.05, 9.95 - width), 2)
+    return _cents(lower), _cents(lower) + _cents(width)
+
+
+def _amount_in_region(rng: np.random.Generator, region: int, lower: int, upper: int) -> int:
+    """An amount (cents) below the lower bound (region 1), between the bounds (2) or above the upper bound (3)."""
+    lo, up = lower / 100, upper / 100
+    span = {1: (0.01, lo - 0.01), 2: (lo, up), 3: (up + 0.01, 9.99)}[region]
+    return _cents(round(rng.uniform(*span), 2))
+
+
+# (base region, source region) giving each counterfactual label of a left-boundary interchange
+REGION_PAIRS = {True: ((1, 2), (1, 3), (2, 2), (2, 3)), False: ((1, 1), (2, 1), (3, 1), (3, 2), (3, 3))}
+
+
+def sample_region_pairs(n: int, seed: int) -> list[CounterfactualPair]:
+    """The paper's sampler (``lower_bound_alignment_example_sampler``): the counterfactual label is yes or no
+    with probability ½, then a (base region, source region) pair giving that label is drawn uniformly, and each
+    amount uniformly inside its region (region 1: a < l, 2: l ≤ a ≤ u, 3: a > u)."""
+    if n < 0:
+        raise ValueError("the number of pairs cannot be negative")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 16]))
+    out = []
+    for _ in range(n):
+        base_bounds, source_bounds = _bounds(rng), _bounds(rng)
+        label = bool(rng.integers(2))
+        base_region, source_region = REGION_PAIRS[label][rng.integers(len(REGION_PAIRS[label]))]
+        base = PriceTag(*base_bounds, _amount_in_region(rng, base_region, *base_bounds))
+        source = PriceTag(*source_bounds, _amount_in_region(rng, source_region, *source_bounds))
+        out.append(CounterfactualPair(base, source))
+    return out
+
+
+SAMPLERS = {"balanced": sample_pairs, "regions": sample_region_pairs}
 
 
 # ---- compact tokenisation (the small model) -------------------------------------------------------

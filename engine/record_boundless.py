@@ -1,16 +1,17 @@
 """Record a Boundless DAS ε-sweep as findings (through :mod:`engine.record` and :mod:`graph.runs`).
 
-Per ε, two findings produced by one run node:
+Per ε, findings produced by one run node:
 
-* IIA on the held-out pairs (mean ± SEM over seeds), with the no-op baseline and the changed-pair IIA in
-  its description;
-* the divergence of intervened from native site states (metric ``EMD``, measure
-  ``sinkhorn_divergence_zscored_per_sqrt_d``), with the native-vs-native baseline and the exact EMD in its
-  description.
+* IIA on the held-out pairs (mean ± SEM over seeds) by both definitions — ``iia_yes_no_logit`` (the engine's)
+  and ``iia_argmax`` (the paper's: the vocabulary's argmax is the answer token) — with the no-op baseline and
+  the changed-pair IIA in the description;
+* one divergence of intervened from native site states per measure computed (metric ``EMD``; e.g.
+  ``exact_emd_zscored_per_sqrt_d`` against pooled natives and the paper's
+  ``grant2025_geomloss_zscored_per_sqrt_d`` against the pairs' CL-prompt states), its native-vs-native
+  baseline stored as the floor.
 
-Method "Boundless DAS", plus "CL" when ε > 0; dataset "price_tagging"; measures ``iia_yes_no_logit`` and the
-sweep's divergence measure (its floor: the native-vs-native baseline); conditions
-``{task, model, layer, position, epsilon, site, seeds, protocol}``. The run node stores the sweep's whole
+Method "Boundless DAS", plus "CL" when ε > 0; dataset "price_tagging"; conditions
+``{task, model, layer, position, epsilon, epsilon_scaled, site, seeds, protocol, cl_target, cl_space}``. The run node stores the sweep's whole
 configuration (hashed: an identical finished sweep is not recorded twice) and the site name.
 
 Inside a :class:`engine.record.RunLedger`, use :func:`open_run` before computing (a crash then leaves a
@@ -36,14 +37,16 @@ def model_label(model: str) -> str:
     return Path(model).name if ("/" in model or "\\" in model) else model
 
 
-def run_title(model: str, site: str, epsilons: list[float], seeds: list[int]) -> str:
+def run_title(model: str, site: str, epsilons: list[float], seeds: list[int], training: dict[str, Any]) -> str:
     eps = ", ".join(f"{e:g}" for e in epsilons)
-    return f"Boundless DAS ε-sweep ({eps}) × {len(seeds)} seed(s) on {model_label(model)} at {site}"
+    setting = (f"{training.get('protocol', 'engine')} protocol, CL {training.get('cl_target', 'class-mean')} / "
+               f"{training.get('cl_space', 'subspace')}")
+    return f"Boundless DAS ε-sweep ({eps}) × {len(seeds)} seed(s) on {model_label(model)} at {site} ({setting})"
 
 
 def open_run(ledger: RunLedger, config: dict[str, Any], device: str = "cpu") -> RunHandle:
     """Open the run for a sweep with this configuration (``config`` as :meth:`SweepResult.config` gives)."""
-    title = run_title(config["model"], config["site"], config["epsilons"], config["seeds"])
+    title = run_title(config["model"], config["site"], config["epsilons"], config["seeds"], config["training"])
     return ledger.open(title=title, config=config, site=config["site"],
                        divergence_measure=config["divergence_measure"], device=device,
                        description="Boundless DAS with the CL loss on Price Tagging (engine.boundless); per ε: "
@@ -77,67 +80,77 @@ def _method_text(eps: float) -> str:
 
 
 def _conditions(result: SweepResult, s: EpsilonSummary) -> dict[str, Any]:
-    return {"task": DATASET, "model": model_label(result.model), "layer": result.layer, "position": result.position,
-            "epsilon": s.epsilon, "site": result.site, "seeds": s.seeds, "protocol": "engine"}
+    out = {"task": DATASET, "model": model_label(result.model), "layer": result.layer, "position": result.position,
+           "epsilon": s.epsilon, "site": result.site, "seeds": s.seeds, **result.protocol}
+    if s.epsilon_scaled is not None:
+        out["epsilon_scaled"] = round(s.epsilon_scaled, 6)  # ε · L_CL / L_task at ε = 0: comparable across models
+    return out
+
+
+def _verb(value: Summary, ref: Summary | None, lower: str, higher: str, same: str, first: str = "gives") -> str:
+    """How ``value`` reads against the ε = 0 reference ``ref`` (``first`` when it is the reference, or none)."""
+    if ref is None or value is ref:
+        return first
+    if _same(value, ref):
+        return same
+    return lower if value.mean < ref.mean else higher
+
+
+def _pm(st: Summary, digits: int) -> str:
+    return st.text(digits) if st.sem is not None else f"{st.mean:.{digits}f} (one seed)"
 
 
 def findings_of(result: SweepResult) -> list[Result]:
-    """Two results per ε (IIA, divergence), titled readably and compared with ε = 0 where it was run."""
+    """Per ε: IIA by both definitions and every divergence measure, titled readably, compared with ε = 0 where it
+    was run, each naming the protocol, CL target, CL space and measure."""
     ref = next((s for s in result.summaries if s.epsilon == 0), None)
+    tag = result.protocol
+    setting = f"{tag['protocol']} protocol, CL {tag['cl_target']} / {tag['cl_space']}"
     out = []
     for s in result.summaries:
         methods = [METHOD] + (["CL"] if s.epsilon > 0 else [])
         method = METHOD + (" + CL" if s.epsilon > 0 else "")
-        if ref is None or s.epsilon == 0:
-            verb = "reaches"
-        elif _same(s.iia, ref.iia) or s.iia.mean > ref.iia.mean:
-            verb = "keeps"
-        else:
-            verb = "lowers"
-        iia_txt = f"{s.iia.mean:.2f}±{s.iia.sem:.2f}" if s.seeds > 1 else f"{s.iia.mean:.2f} (one seed)"
-        title = (f"{_method_text(s.epsilon)} {verb} test IIA "
-                 f"{'to' if verb == 'lowers' else 'of'} {iia_txt} on {_where(result)}")
-        desc = (f"Held-out IIA {s.iia.text()} (SEM over {s.seeds} seeds, {result.runs[0].n_test} pairs); "
-                f"no-op baseline {s.iia_noop.mean:.3f}; IIA on pairs whose label changes {s.iia_changed.text()}; "
-                f"learned width b·D {s.width.text(1)}; factual accuracy {result.factual_accuracy:.3f}; "
-                f"site {result.site}; prompt {result.prompt}.")
-        out.append(Result(
-            title=title, description=desc, methods=methods, dataset=DATASET,
-            measurement=_measurement("IIA", s.iia, s, method, _conditions(result, s), higher_is_better=True,
-                                     measure="iia_yes_no_logit")))
-        if s.divergence is None:
-            continue
-        if ref is None or s.epsilon == 0 or ref.divergence is None:
-            dverb = "gives"
-        elif _same(s.divergence, ref.divergence):
-            dverb = "leaves unchanged"
-        else:
-            dverb = "lowers" if s.divergence.mean < ref.divergence.mean else "raises"
-        div_txt = (f"{s.divergence.mean:.3f}±{s.divergence.sem:.3f}" if s.seeds > 1
-                   else f"{s.divergence.mean:.3f} (one seed)")
-        base = s.divergence_baseline
-        dtitle = (f"{_method_text(s.epsilon)} {dverb} divergence{' at' if dverb == 'leaves unchanged' else ''} "
-                  f"{'to ' if dverb in ('lowers', 'raises') else ''}{div_txt} (native baseline {base.mean:.3f}) "
-                  f"on {_where(result)}")
-        emd = f"; exact EMD {s.emd.text(3)} (baseline {s.emd_baseline.mean:.3f})" if s.emd else ""
-        what = ("Exact EMD (ot.emd2, cost ½‖a−b‖², the ε→0 limit of the debiased Sinkhorn divergence)"
-                if result.divergence_measure.startswith("exact_emd") else
-                "Debiased Sinkhorn divergence (cost ½‖a−b‖², ε=0.0025, converged log-domain solver)")
-        ddesc = (f"{what} between intervened and native site states, each set z-scored per dimension, divided by "
-                 f"√d, mean of {result.data.get('divergence_resamples')} resamples of "
-                 f"{result.data.get('divergence_n')} states; SEM over {s.seeds} seeds. Native-vs-native baseline "
-                 f"{base.text(4)}{emd}. Site {result.site}.")
-        out.append(Result(
-            title=dtitle, description=ddesc, methods=methods, dataset=DATASET,
-            measurement=_measurement("EMD", s.divergence, s, method, _conditions(result, s), higher_is_better=False,
-                                     measure=result.divergence_measure, floor=base)))
+        where = f"on {_where(result)} ({setting})"
+        iias = [("iia_yes_no_logit", "test IIA (yes vs no)", s.iia, ref.iia if ref else None)]
+        if s.iia_argmax is not None:
+            iias.append(("iia_argmax", "test IIA (vocabulary argmax)", s.iia_argmax, ref.iia_argmax if ref else None))
+        for measure, words, st, base in iias:
+            verb = _verb(st, base, "lowers", "raises", "keeps", first="reaches")
+            if verb == "raises":
+                verb = "keeps"  # an IIA at or above ε = 0's is kept
+            out.append(Result(
+                title=f"{_method_text(s.epsilon)} {verb} {words} {'to' if verb == 'lowers' else 'of'} "
+                      f"{_pm(st, 2)} {where}",
+                description=(f"Held-out IIA ({measure}) {st.text()} (SEM over {s.seeds} seeds, "
+                             f"{result.runs[0].n_test} pairs); no-op baseline {s.iia_noop.mean:.3f}; IIA on pairs "
+                             f"whose label changes {s.iia_changed.text()}; learned width b·D {s.width.text(1)}; "
+                             f"factual accuracy {result.factual_accuracy:.3f}; site {result.site}; prompt "
+                             f"{result.prompt}; {setting}."),
+                methods=methods, dataset=DATASET,
+                measurement=_measurement("IIA", st, s, method, _conditions(result, s), True, measure)))
+        for measure, div in s.divergences.items():
+            if div["value"] is None:
+                continue
+            base_ref = ref.divergences.get(measure, {}).get("value") if ref else None
+            verb = _verb(div["value"], base_ref, "lowers", "raises", "leaves unchanged")
+            floor = div["baseline"]
+            out.append(Result(
+                title=(f"{_method_text(s.epsilon)} {verb} divergence {_pm(div['value'], 3)} ({measure}; native "
+                       f"baseline {floor.mean:.3f}) {where}"),
+                description=(f"Divergence of intervened from native site states, measure {measure} "
+                             f"(`findings measures`), SEM over {s.seeds} seeds; its native-vs-native baseline "
+                             f"{floor.text(4)} is stored as the floor. Site {result.site}; {setting}."),
+                methods=methods, dataset=DATASET,
+                measurement=_measurement("EMD", div["value"], s, method, _conditions(result, s), False, measure,
+                                         floor=floor)))
     return out
 
 
 def finish(ledger: RunLedger, run_id: str, result: SweepResult) -> dict[str, Any]:
-    """Write the sweep's findings and close its run."""
+    """Write the sweep's findings and close its run (the whole result kept on the run as ``result``)."""
+    full = result.to_json()
     return ledger.finish(run_id, findings_of(result), extra_attrs={
-        "wall_seconds": result.wall_seconds, "factual_accuracy": result.factual_accuracy,
+        "wall_seconds": result.wall_seconds, "factual_accuracy": result.factual_accuracy, "result": full,
         "summary": [{"epsilon": s.epsilon, "iia": s.iia.mean, "iia_sem": s.iia.sem, "iia_changed": s.iia_changed.mean,
                      "iia_noop": s.iia_noop.mean, "width": s.width.mean,
                      "divergence": s.divergence.mean if s.divergence else None,

@@ -130,13 +130,33 @@ _REGISTRY: tuple[Measure, ...] = (
          {"cost": "½‖a−b‖²", "numItermax": 1_000_000_000, "dtype": "float64"}),
     )),
     Measure(
+        id="grant2025_geomloss_zscored_per_sqrt_d", metric="EMD",
+        title="The paper's Boundless DAS divergence: geomloss Sinkhorn of z-scored halves, ÷ √D",
+        estimator="debiased Sinkhorn divergence with ε-scaling, not run to convergence",
+        library="geomloss (SamplesLoss; see grant2025_geomloss_sinkhorn)",
+        parameters={"loss": "sinkhorn", "p": 2, "blur": 0.05, "cost": "½‖a−b‖²", "debias": True, "scaling": 0.5,
+                    "dtype": "float32", "resamples": 5, "zscore": "(x − mean) / (std(ddof=1) + 1e-5)"},
+        point_sets=("the test pairs split in random halves: one half's CL-prompt native states (the source's "
+                    "lower bound, the base's upper bound and amount) vs the other half's intervened states"),
+        sample_size="half the test pairs per set (500 vs 500 on 1,000), 5 resamples",
+        coordinates="the full hidden vector at the intervention site",
+        normalisation="each set permuted and z-scored on its own; the value divided by √D",
+        higher_is_better=False,
+        floor="native vs native: the first half's CL-prompt states vs the second half's (the paper's 'base_emd')",
+        source=("grantsrb/rep_divergence divergence/collect_cl_boundless_das.py collect_divergences → "
+                "divergence_utils.divergences/sample_emd (sample_type='permute', normalize=True)"),
+    ),
+    Measure(
         id="iia_argmax", metric="IIA",
-        title="Interchange-intervention accuracy: argmax of the probed model equals the counterfactual class",
-        estimator="share of interventions whose argmax prediction is the counterfactual class",
+        title="Interchange-intervention accuracy: the model's argmax is the counterfactual class (or answer token)",
+        estimator=("share of interventions whose argmax prediction — over the probe's classes, or over the whole "
+                   "vocabulary at the answer position of a language model — is the counterfactual class/token"),
         library="torch", parameters={}, point_sets="every intervention of the evaluated set",
-        sample_size="all interventions of the evaluated set", coordinates="the model's output classes",
-        normalisation="none", higher_is_better=True,
-        source="grantsrb/rep_divergence get_actn_loss (the paper) and engine.metrics.iia (this project)",
+        sample_size="all interventions of the evaluated set",
+        coordinates="the model's output classes, or its full vocabulary", normalisation="none",
+        higher_is_better=True,
+        source=("grantsrb/rep_divergence: get_actn_loss (synthetic), compute_metrics (Boundless: argmax at the last "
+                "position == label; the paper rounds to 2 decimals, this does not); engine.metrics.iia"),
     ),
     Measure(
         id="iia_yes_no_logit", metric="IIA",

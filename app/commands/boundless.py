@@ -59,17 +59,13 @@ def _set_threads(device: str, threads: int) -> None:
 
 def _load(model: str, device: str, dtype: str, answers: str, quiet: bool,
           tiny_config: str | None = None) -> tuple[Any, dict[str, Any] | None]:
-    from engine.boundless import hf_task_lm, tiny_task_lm
+    from engine.boundless_data import load_task_lm
 
     if model == TINY:
-        from engine.tiny_lm import get_or_train, tiny_config_from_json
+        from engine.tiny_lm import tiny_config_from_json
 
-        if device != "cpu" and dtype != "float32":
-            raise ValueError("the tiny model runs in float32")
-        lm_model, info = get_or_train(tiny_config_from_json(tiny_config) if tiny_config else None,
-                                      progress=not quiet)
-        return tiny_task_lm(lm_model, TINY, device), {k: info.__dict__[k] for k in
-                                                      ("path", "config", "accuracy", "eval_size", "steps")}
+        return load_task_lm(model, device, dtype, tiny=tiny_config_from_json(tiny_config) if tiny_config else None,
+                            progress=not quiet)
     if tiny_config is not None:
         raise ValueError(f"--tiny-config applies to {TINY} only")
     if quiet:
@@ -79,7 +75,7 @@ def _load(model: str, device: str, dtype: str, answers: str, quiet: bool,
     words = tuple(w.strip() for w in answers.split(","))
     if len(words) != 2:
         raise ValueError("--answers takes two words, e.g. 'Yes,No'")
-    return hf_task_lm(model, device=device, dtype=dtype, answers=words), None  # type: ignore[arg-type]
+    return load_task_lm(model, device, dtype, answers=words)  # type: ignore[arg-type]
 
 
 def register(run_app: typer.Typer) -> None:
@@ -136,11 +132,22 @@ def register(run_app: typer.Typer) -> None:
         seeds: int = typer.Option(3, "--seeds", min=1, help="Training seeds per ε (0..N-1)."),
         device: str = typer.Option("cpu", "--device", help="cpu or cuda (or cuda:N)."),
         dtype: str = typer.Option("float32", "--dtype", help="float32 or bfloat16 (model weights)."),
-        steps: int = typer.Option(400, "--steps", min=1, help="Training steps per run."),
-        batch_size: int = typer.Option(64, "--batch-size", min=1),
-        train_pairs: int = typer.Option(2000, "--train-pairs", min=8),
+        protocol: str = typer.Option("engine", "--protocol", help="engine (this project's training) | grant2025 "
+                                     "(the paper's code: region-sampled pairs, CL-prompt target on the full vector, "
+                                     "its schedule; engine.boundless_paper)."),
+        cl_target: Optional[str] = typer.Option(None, "--cl-target", help="class-mean | cl-prompt (default: the "
+                                                "protocol's: class-mean for engine, cl-prompt for grant2025)."),
+        cl_space: Optional[str] = typer.Option(None, "--cl-space", help="subspace | full (default: the protocol's: "
+                                               "subspace for engine, full for grant2025)."),
+        steps: int = typer.Option(400, "--steps", min=1, help="Training steps per run (engine protocol)."),
+        epochs: int = typer.Option(3, "--epochs", min=1, help="Passes over the training pairs (grant2025)."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default: 64 (engine), 32 "
+                                                 "(grant2025)."),
+        train_pairs: Optional[int] = typer.Option(None, "--train-pairs", min=8, help="Default: 2000 (engine), "
+                                                  "8000 (grant2025)."),
         test_pairs: int = typer.Option(1000, "--test-pairs", min=8),
-        boundary_penalty: float = typer.Option(0.1, "--boundary-penalty", min=0.0),
+        boundary_penalty: Optional[float] = typer.Option(None, "--boundary-penalty", min=0.0,
+                                                         help="Default: 0.1, warmed up (engine), 1.0 (grant2025)."),
         divergence: str = typer.Option("emd", "--divergence", help="emd (exact EMD, the ε→0 limit; fast) or "
                                        "sinkhorn (converged debiased S_ε, ε=0.0025; minutes per solve on "
                                        "clustered states); see engine.llm_divergence."),
@@ -165,18 +172,21 @@ def register(run_app: typer.Typer) -> None:
         _set_threads(device, threads)
         from dataclasses import asdict
 
-        from engine.boundless import BoundlessConfig, DataConfig, prepare, run_sweep, search_sites
+        from engine.boundless import run_sweep, search_sites
+        from engine.boundless_data import DataConfig, prepare
         from engine.boundless_results import sweep_config
-        from engine.llm_divergence import MEASURES
+        from engine.llm_divergence import MEASURES, PAPER_MEASURE
         from engine.sites import n_layers, site_for
         from engine.tiny_lm import DEFAULT_SITE
 
         log = _log(quiet)
-        lm, model_info = _load(model, device, dtype, answers, quiet, tiny_config)
-        base = BoundlessConfig(steps=steps, batch_size=batch_size, boundary_penalty=boundary_penalty)
         if divergence not in ("emd", "sinkhorn"):
             raise ValueError("--divergence must be emd or sinkhorn")
-        data = DataConfig(train_pairs=train_pairs, test_pairs=test_pairs, divergence_estimator=divergence)
+        from engine.boundless import protocol_settings
+
+        base, data = protocol_settings(protocol, cl_target, cl_space, steps, epochs, batch_size, train_pairs,
+                                       test_pairs, boundary_penalty, divergence)
+        lm, model_info = _load(model, device, dtype, answers, quiet, tiny_config)
         if search:
             layers = [layer] if layer is not None else list(range(n_layers(lm.model)))
             if position is not None:
@@ -185,8 +195,7 @@ def register(run_app: typer.Typer) -> None:
                 positions = list(range(16))
             else:
                 positions = [-1, -2, -3]
-            search_data = DataConfig(train_pairs=train_pairs, test_pairs=test_pairs, divergence_n=2,
-                                     divergence_resamples=1)
+            search_data = DataConfig(**{**asdict(data), "divergence_n": 2, "divergence_resamples": 1})
             rows = search_sites(lm, layers, positions, base, search_data, log=log)
             if as_json:
                 emit_json({"model": model, "search": rows})
@@ -207,7 +216,7 @@ def register(run_app: typer.Typer) -> None:
         config = sweep_config(model=model if model == TINY else lm.name, prompt=lm.prompt, site=site.name,
                               layer=layer, position=position, epsilons=epsilons, seeds=list(range(seeds)),
                               training=training, data=asdict(data), model_info=model_info,
-                              divergence_measure=MEASURES[divergence])
+                              divergence_measure=PAPER_MEASURE if protocol == "grant2025" else MEASURES[divergence])
 
         def compute():
             started = time.perf_counter()

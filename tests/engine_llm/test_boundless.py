@@ -6,8 +6,9 @@ import math
 import pytest
 import torch
 
-from engine.boundless import (BoundlessConfig, BoundlessIntervention, DataConfig, boundary_mask, cl_loss, evaluate,
-                              interchange, prepare, project, run_sweep, tiny_task_lm, train_boundless)
+from engine.boundless import (BoundlessConfig, BoundlessIntervention, boundary_mask, cl_loss, evaluate, interchange,
+                              project, run_sweep, train_boundless)
+from engine.boundless_data import DataConfig, prepare, tiny_task_lm
 
 
 @pytest.mark.parametrize("b", [0.1, 0.37, 0.5, 0.8])
@@ -73,7 +74,7 @@ def test_one_training_step_on_tiny_random_models(tiny_model, epsilon):
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert "boundary_logit" in changed and any(k.startswith("rotate") for k in changed)
     assert math.isfinite(trained.final_ce)
-    assert (trained.final_cl > 0) == (epsilon > 0)
+    assert trained.final_cl > 0 and trained.mean_cl == trained.final_cl  # measured at every ε, ε = 0 included
     ev = evaluate(prep, trained)
     assert 0.0 <= ev.iia <= 1.0 and ev.n == 24 and ev.intervened_states.shape == (24, 32)
     assert not any(p.requires_grad for p in tiny_model.parameters())
@@ -95,7 +96,8 @@ def test_sweep_summary_and_table(tiny_gpt2):
     # the native baseline is the same for every seed: its SEM is over the two resamples
     assert (s0.divergence_baseline.n, s0.divergence_baseline.mean) == (2, pytest.approx(divs[0]["baseline"]))
     text = result.table()
-    assert "changed IIA" in text and "gpt2.h.1.out@pos15" in text
+    assert "changed" in text and "IIA argmax" in text and "gpt2.h.1.out@pos15" in text
+    assert "exact_emd_zscored_per_sqrt_d (baseline)" in text and "protocol engine" in text
     js = result.to_json()
     assert js["site"] == "gpt2.h.1.out@pos15" and js["training"]["steps"] == 2 and len(js["runs"]) == 4
     assert result.config()["data"]["train_pairs"] == 32
@@ -109,8 +111,11 @@ def test_findings_of_a_sweep_name_method_dataset_and_site(tiny_gpt2):
                                          batch_size=20))
     result = run_sweep(prep, [0.0, 4.0], [0, 1], BoundlessConfig(steps=2, batch_size=16))
     found = findings_of(result)
-    assert len(found) == 4
-    iia0, div0, iia4, div4 = found
+    assert len(found) == 8  # per ε: IIA by both definitions, and both divergence measures
+    iia0, argmax0, div0, paper0, iia4, argmax4, div4, paper4 = found
+    assert [f.measurement.measure for f in found[:4]] == ["iia_yes_no_logit", "iia_argmax",
+                                                        "exact_emd_zscored_per_sqrt_d",
+                                                        "grant2025_geomloss_zscored_per_sqrt_d"]
     assert iia0.methods == ["Boundless DAS"] and iia4.methods == ["Boundless DAS", "CL"]
     assert iia4.title.startswith("Boundless DAS with CL loss (ε=4)") and "±" in iia4.title
     assert "(layer 0, pos 15)" in iia4.title and iia4.dataset == "price_tagging"
@@ -118,6 +123,8 @@ def test_findings_of_a_sweep_name_method_dataset_and_site(tiny_gpt2):
     assert cond["site"] == "gpt2.h.0.out@pos15" and cond["epsilon"] == 4.0
     assert div4.measurement.measure == "exact_emd_zscored_per_sqrt_d" and div4.measurement.higher_is_better is False
     assert iia4.measurement.measure == "iia_yes_no_logit" and "measure" not in cond
-    base = result.summaries[1].divergence_baseline
-    assert div4.measurement.floor == {"mean": base.mean, "sem": base.sem, "n": base.n}  # native vs native
+    assert (cond["protocol"], cond["cl_target"], cond["cl_space"]) == ("engine", "class-mean", "subspace")
+    base = result.summaries[1].divergences["exact_emd_zscored_per_sqrt_d"]["baseline"]
+    assert div4.measurement.floor == base.to_json()  # native vs native, over seeds
+    assert paper4.measurement.floor == result.summaries[1].divergences[paper4.measurement.measure]["baseline"].to_json()
     assert iia0.measurement.err_kind == "sem" and iia0.measurement.n == 2

@@ -69,7 +69,7 @@ def test_boundless_on_a_local_llama_directory_records_findings(llama_dir):
     data = json.loads(result.stdout)
     assert data["site"] == "llama.layers.0.out@pos-2" and data["prompt"] == "alpaca"
     assert [s["epsilon"] for s in data["summaries"]] == [0.0, 2.0]
-    assert data["recorded"]["run_id"].startswith("run:") and len(data["recorded"]["findings"]) == 4
+    assert data["recorded"]["run_id"].startswith("run:") and len(data["recorded"]["findings"]) == 8
 
     from graph.api import Graph
 
