@@ -259,3 +259,52 @@ def test_the_sweep_command_module_is_light():
             "print(*(m in sys.modules for m in ('torch', 'ray', 'engine.sweep', 'engine.protocol')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False"] * 4
+
+
+# ---- Boundless DAS cells -----------------------------------------------------------------------------------
+TINY_LM = {"steps": 250, "batch_size": 8, "n_layer": 2, "n_embd": 16, "n_head": 2, "eval_size": 200,
+           "min_accuracy": 0}
+BOUNDLESS = {"task": "boundless", "grid": {"epsilon": [0, 1], "seeds": 2, "protocol": ["grant2025"]},
+             "settings": {"epochs": 2, "batch_size": 16, "train_pairs": 128, "test_pairs": 60, "tiny_model": TINY_LM},
+             "retries": 0, "resources": {"num_cpus": 1, "num_gpus": 0}}
+
+
+def _boundless_numbers(cell) -> dict:
+    data = json.loads(json.dumps(cell.data))
+    for key in ("wall_seconds", "prepare_seconds", "extra"):
+        data.pop(key, None)
+    for row in data["runs"]:
+        row.pop("train_seconds")
+    return data
+
+
+@needs_ray
+def test_boundless_cells_give_the_same_numbers_on_local_and_ray_and_are_recorded(tmp_path, monkeypatch):
+    from graph.api import Graph
+
+    monkeypatch.setenv("FINDINGS_CACHE", str(tmp_path / "cache"))  # a cold cache: the driver trains it once
+    spec = parse_spec(BOUNDLESS)
+    cells, _ = expand(spec)
+    assert [c.label for c in cells][:2] == ["grant2025 CL cl-prompt/full ε=0 seed 0",
+                                            "grant2025 CL cl-prompt/full ε=0 seed 1"]
+    local_graph, ray_graph = Graph(str(tmp_path / "local.db")), Graph(str(tmp_path / "ray.db"))
+    local = run_sweep(spec, "local", graph=local_graph, workers=2, progress=False)
+    ray_report = run_sweep(spec, "ray", graph=ray_graph, workers=2, progress=False)
+    for report, graph in ((local, local_graph), (ray_report, ray_graph)):
+        assert report.counts()["finished"] == 4 and not report.failed
+        runs = graph.nodes(kind="run")
+        assert {r.attrs["status"] for r in runs} == {"finished"} and len(runs) == 4
+    assert [_boundless_numbers(c) for c in local.cells] == [_boundless_numbers(c) for c in ray_report.cells]
+    (group0, group1) = local.groups()
+    assert (group0["epsilon"], group0["protocol"], len(group0["seeds"])) == (0, "grant2025", 2)
+    assert set(group1["test"]) >= {"iia", "iia_argmax", "grant2025_geomloss_zscored_per_sqrt_d"}
+    # each cell's run holds its findings, named by protocol, CL target and space
+    run = local_graph.show(local.cells[2].run_id)
+    assert run["attrs"]["result"]["runs"][0]["epsilon"] == 1.0  # the whole result stays on the run
+    first = next(e["node"]["id"] for e in run["edges"] if e["type"] == "produced_by")
+    cond = local_graph.show(first)["measurements"][0]["conditions"]
+    assert (cond["protocol"], cond["cl_target"], cond["cl_space"], cond["epsilon"]) == (
+        "grant2025", "cl-prompt", "full", 1.0)
+    again = run_sweep(spec, "local", graph=local_graph, workers=2, progress=False)
+    assert again.counts()["skipped"] == 4 and again.groups() == [
+        dict(g, finished=0, skipped=g["finished"]) for g in local.groups()]

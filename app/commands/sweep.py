@@ -98,9 +98,55 @@ def _fmt(stat: dict[str, Any] | None, digits: int = 4) -> str:
     return f"{stat['mean']:.{digits}f}±{stat['sem']:.{digits}f}"
 
 
+def _state(g: dict[str, Any]) -> str:
+    return " ".join(f"{g[s]}{mark}" for s, mark in (("finished", "f"), ("skipped", "s"), ("failed", "x"))
+                    if g[s]) or "-"
+
+
+def _boundless_lines(report) -> list[str]:
+    """One line per (protocol, CL target, CL space, ε), pooled over seeds: both IIAs and each divergence."""
+    groups = report.groups()
+    ids = sorted({m for g in groups for m in (g["test"] or {}) if m not in
+                  ("iia", "iia_argmax", "iia_changed", "iia_noop", "width")})
+    header = (f"{'protocol':<10} {'CL target/space':<20} {'ε':>7} {'seeds':<6} {'cells':<10} {'IIA y/n':<16} "
+              f"{'IIA argmax':<16} {'no-op':<7} " + " ".join(f"{m:<40}" for m in ids))
+    lines = [header, "-" * len(header)]
+    for g in groups:
+        t = g["test"] or {}
+        noop = f"{t['iia_noop']['mean']:.3f}" if t.get("iia_noop") else "-"
+        divs = " ".join(f"{_fmt(t.get(m)) + ' (base ' + _fmt((t.get(m) or {}).get('baseline')) + ')':<40}"
+                        for m in ids)
+        lines.append(f"{g['protocol']:<10} {g['cl_target'] + '/' + g['cl_space']:<20} {g['epsilon']:>7g} "
+                     f"{len(g['seeds']):<6} {_state(g):<10} {_fmt(t.get('iia')):<16} {_fmt(t.get('iia_argmax')):<16} "
+                     f"{noop:<7} {divs}")
+    return lines
+
+
 def format_report(report) -> str:
     """The summary table of an ``engine.sweep.SweepReport`` (one line per group, pooled over seeds ×
     directions) and the failed cells."""
+    from graph.measures import GRANT2025_SINKHORN
+
+    if report.spec.task == "boundless":
+        lines = _boundless_lines(report)
+        pooled = "seeds (test split)"
+    else:
+        lines = _synthetic_lines(report)
+        pooled = "seeds × 2 directions"
+    c = report.counts()
+    lines.append("")
+    lines.append(f"{c['cells']} cells ({c['duplicates_merged']} duplicate grid points merged): {c['finished']} "
+                 f"finished, {c['skipped']} skipped (already recorded), {c['failed']} failed — "
+                 f"{report.backend.get('backend')} backend, {report.wall_time_s:.1f} s")
+    lines.append(f"cells: f = finished now, s = skipped (already recorded), x = failed; statistics are mean ± SEM "
+                 f"over {pooled}; 'paper EMD' = {GRANT2025_SINKHORN}, 'Sinkhorn' = the engine's converged "
+                 "debiased Sinkhorn divergence, 'exact EMD' = ot.emd2 (findings measures defines each).")
+    for cell in report.failed:
+        lines.append(f"FAILED {cell.label} after {cell.attempts} attempt(s): {cell.error}")
+    return "\n".join(lines)
+
+
+def _synthetic_lines(report) -> list[str]:
     from graph.measures import GRANT2025_SINKHORN
 
     header = (f"{'partition':<13} {'loss':<14} {'map':<10} {'seeds':<7} {'cells':<16} {'train IIA':<16} "
@@ -108,22 +154,11 @@ def format_report(report) -> str:
     lines = [header, "-" * len(header)]
     for g in report.groups():
         loss = g["loss"] + ("" if g["epsilon"] is None else f"(ε={g['epsilon']:g})")
-        state = " ".join(f"{g[s]}{mark}" for s, mark in (("finished", "f"), ("skipped", "s"), ("failed", "x"))
-                         if g[s]) or "-"
+        state = _state(g)
         cross = g["cross"] or {}
         map_k = g["map"] + ("" if g["k"] == 1 else f" k={g['k']}")
         lines.append(f"{g['partition']:<13} {loss:<14} {map_k:<10} "
                      f"{len(g['seeds']):<7} {state:<16} {_fmt((g['train'] or {}).get('iia')):<16} "
                      f"{_fmt(cross.get('iia')):<16} {_fmt(cross.get(GRANT2025_SINKHORN)):<16} "
                      f"{_fmt(cross.get('emd')):<16} {_fmt(cross.get('exact_emd')):<16}")
-    c = report.counts()
-    lines.append("")
-    lines.append(f"{c['cells']} cells ({c['duplicates_merged']} duplicate grid points merged): {c['finished']} "
-                 f"finished, {c['skipped']} skipped (already recorded), {c['failed']} failed — "
-                 f"{report.backend.get('backend')} backend, {report.wall_time_s:.1f} s")
-    lines.append("cells: f = finished now, s = skipped (already recorded), x = failed; statistics are mean ± SEM "
-                 f"over seeds × 2 directions; 'paper EMD' = {GRANT2025_SINKHORN}, 'Sinkhorn' = the engine's converged "
-                 "debiased Sinkhorn divergence, 'exact EMD' = ot.emd2 (findings measures defines each).")
-    for cell in report.failed:
-        lines.append(f"FAILED {cell.label} after {cell.attempts} attempt(s): {cell.error}")
-    return "\n".join(lines)
+    return lines

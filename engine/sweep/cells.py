@@ -25,8 +25,9 @@ class Cell:
 
     index: int
     key: str  # the config hash its run is stored under (dedupe, skip and `findings runs --hash` use it)
-    labels: dict[str, Any]  # partition, loss, epsilon (None without ε), map, k, seed
-    config: Any  # engine.results.SyntheticConfig
+    labels: dict[str, Any]  # synthetic: partition, loss, epsilon (None without ε), map, k, seed; boundless:
+    # protocol, cl_target, cl_space, epsilon, seed
+    config: Any  # engine.results.SyntheticConfig, or a Boundless cell's dict (engine.sweep.boundless)
     inject_failure: bool = False  # engine.sweep.fault_injection asks this cell to raise
     status: str = "pending"  # pending | running | finished | skipped | failed
     attempts: int = 0
@@ -37,8 +38,14 @@ class Cell:
     host: str | None = None
 
     @property
+    def task(self) -> str:
+        return "boundless" if isinstance(self.config, dict) else "synthetic"
+
+    @property
     def label(self) -> str:
         lb = self.labels
+        if self.task == "boundless":
+            return f"{lb['protocol']} CL {lb['cl_target']}/{lb['cl_space']} ε={lb['epsilon']:g} seed {lb['seed']}"
         eps = "" if lb["epsilon"] is None else f"(ε={lb['epsilon']:g})"
         k = "" if lb["k"] == 1 else f" k={lb['k']}"
         return f"{lb['partition']} {lb['loss']}{eps} {lb['map']}{k} seed {lb['seed']}"
@@ -48,7 +55,10 @@ class Cell:
                                "attempts": self.attempts, "run_id": self.run_id, "error": self.error,
                                "duration_s": self.duration_s, "host": self.host}
         if self.data is not None:
-            out["train"], out["cross"] = self.data["train"], self.data["cross"]
+            if self.task == "synthetic":
+                out["train"], out["cross"] = self.data["train"], self.data["cross"]
+            else:
+                out["runs"] = self.data.get("runs", [])
             if full:
                 out["result"] = self.data
         return out
@@ -59,6 +69,8 @@ def expand(spec: SweepSpec) -> tuple[list[Cell], int]:
 
     Raises ``ValueError`` naming the first grid point the engine refuses (unknown loss, partition, map).
     """
+    if spec.task == "boundless":
+        return _expand_boundless(spec)
     from engine.losses import DEFAULT_CL_WEIGHT
     from engine.protocol import make_config
     from engine.record_synthetic import synthetic_run_key
@@ -85,5 +97,21 @@ def expand(spec: SweepSpec) -> tuple[list[Cell], int]:
         seen.add(key)
         labels = {"partition": partition, "loss": loss, "epsilon": config.epsilon, "map": map_kind, "k": k,
                   "seed": seed}
+        cells.append(Cell(len(cells), key, labels, config, inject_failure=is_injected(labels)))
+    return cells, len(points) - len(cells)
+
+
+def _expand_boundless(spec: SweepSpec) -> tuple[list[Cell], int]:
+    from engine.record import run_key
+    from engine.sweep.boundless import cell_configs
+
+    cells: list[Cell] = []
+    seen: set[str] = set()
+    points = cell_configs(spec)
+    for labels, config in points:
+        key = run_key(config["sweep"])
+        if key in seen:
+            continue
+        seen.add(key)
         cells.append(Cell(len(cells), key, labels, config, inject_failure=is_injected(labels)))
     return cells, len(points) - len(cells)

@@ -66,6 +66,10 @@ def run_sweep(spec: SweepSpec, backend: str = "local", *, graph: Any = None, add
     if queue:
         from engine.record import RunLedger
 
+        if spec.task == "boundless":  # the tiny model is trained here once; workers read it from the cache
+            from engine.sweep.boundless import prepare_driver
+
+            prepare_driver(spec.settings)
         with RunLedger(graph) if graph is not None else nullcontext() as ledger:
             runner = make_backend(backend, spec, address=address, workers=workers)
             report.backend = runner.describe()
@@ -106,9 +110,7 @@ class _Loop:
         while queue and len(self.inflight) < self.runner.slots:
             cell = queue.popleft()
             if cell.attempts == 0 and self.ledger is not None:
-                from engine.record_synthetic import open_synthetic_run
-
-                handle = open_synthetic_run(self.ledger, cell.config.to_json())
+                handle = _open(self.ledger, cell)
                 if handle.run_id is None:  # another driver finished it meanwhile
                     _mark_skipped(cell, handle.existing)
                     self.emit("skipped", cell)
@@ -126,9 +128,7 @@ class _Loop:
         if outcome.ok:
             cell.data = outcome.payload["data"]
             if self.ledger is not None:
-                from engine.record_synthetic import finish_synthetic_run
-
-                finish_synthetic_run(self.ledger, cell.run_id, cell.data)
+                _finish(self.ledger, cell)
             cell.status, cell.error = "finished", None
             self.done += 1
             self.emit("finished", cell)
@@ -150,10 +150,34 @@ class _Loop:
         self._show(advance=1)
 
 
+def _open(ledger: Any, cell: Cell) -> Any:
+    """Open a cell's run (the handle of the finished one when it exists), by the cell's task."""
+    if cell.task == "boundless":
+        from engine.sweep.boundless import open_run
+
+        return open_run(ledger, cell.config)
+    from engine.record_synthetic import open_synthetic_run
+
+    return open_synthetic_run(ledger, cell.config.to_json())
+
+
+def _finish(ledger: Any, cell: Cell) -> None:
+    if cell.task == "boundless":
+        from engine.sweep.boundless import finish_run
+
+        finish_run(ledger, cell.run_id, cell.data)
+        return
+    from engine.record_synthetic import finish_synthetic_run
+
+    finish_synthetic_run(ledger, cell.run_id, cell.data)
+
+
 def _mark_skipped(cell: Cell, existing: Any) -> None:
+    """The cell was recorded before: its result comes from the run node (a synthetic run's ``summary``, a
+    Boundless run's ``result``)."""
     cell.status = "skipped"
     cell.run_id = existing.id
-    cell.data = existing.attrs.get("summary")
+    cell.data = existing.attrs.get("result" if cell.task == "boundless" else "summary")
 
 
 class _Bar:

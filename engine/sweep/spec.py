@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt, ValidationError,
+                      field_validator)
 
 GRID_AXES = ("partition", "loss", "epsilon", "map", "k", "seeds")
 
@@ -68,6 +69,46 @@ class Settings(_Forbid):
     interventions_per_class: PositiveInt = 100  # grant2025 only
 
 
+class BoundlessGrid(_Forbid):
+    """Axes of a Boundless DAS sweep (``task: boundless``); one cell per (setting, ε, seed)."""
+
+    epsilon: list[NonNegativeFloat] = Field(min_length=1)
+    seeds: list[NonNegativeInt] = Field(min_length=1)
+    protocol: list[Literal["engine", "grant2025"]] = Field(default=["engine"], min_length=1)
+    cl_target: list[Literal["class-mean", "cl-prompt"] | None] = Field(default=[None], min_length=1)
+    cl_space: list[Literal["subspace", "full"] | None] = Field(default=[None], min_length=1)
+
+    @field_validator("epsilon", "protocol", "cl_target", "cl_space", mode="before")
+    @classmethod
+    def _scalar_to_list(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    _seed_count = field_validator("seeds", mode="before")(Grid._seed_count.__func__)
+
+
+class BoundlessSettings(_Forbid):
+    """The model, site and training budget every Boundless cell shares (``null`` = the protocol's default, as
+    ``findings run boundless`` resolves it)."""
+
+    model: str = "tiny-pricetag"  # or a local Hugging Face model directory (on every node)
+    layer: int | None = None
+    position: int | None = None
+    steps: PositiveInt = 400  # engine protocol
+    epochs: PositiveInt = 3  # grant2025 protocol
+    batch_size: PositiveInt | None = None
+    train_pairs: PositiveInt | None = None
+    test_pairs: PositiveInt = 1000
+    boundary_penalty: NonNegativeFloat | None = None
+    divergence: Literal["emd", "sinkhorn"] = "emd"
+    device: str = "cpu"
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    answers: str = "Yes,No"
+    tiny_model: dict[str, Any] | None = None  # engine.tiny_lm.TinyConfig fields (tiny-pricetag only)
+
+
+TASKS = {"synthetic": (Grid, Settings), "boundless": (BoundlessGrid, BoundlessSettings)}
+
+
 class Resources(_Forbid):
     """What one cell asks of a Ray node (the local backend runs one cell per worker process)."""
 
@@ -83,19 +124,19 @@ class RayOptions(_Forbid):
 
 
 class SweepSpec(_Forbid):
-    task: Literal["synthetic"] = "synthetic"
+    task: Literal["synthetic", "boundless"] = "synthetic"
     name: str | None = None
-    grid: Grid
-    settings: Settings = Field(default_factory=Settings)
+    grid: Grid | BoundlessGrid
+    settings: Settings | BoundlessSettings = Field(default_factory=Settings)
     retries: NonNegativeInt = 1
     resources: Resources = Field(default_factory=Resources)
     ray: RayOptions = Field(default_factory=RayOptions)
 
 
-def _validation_message(exc: ValidationError, source: str) -> str:
+def _validation_message(exc: ValidationError, source: str, prefix: str = "") -> str:
     parts = []
     for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"]) or "spec"
+        where = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]]) or "spec"
         parts.append(f"{where}: {err['msg']}")
     more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
     return f"{source}: invalid sweep spec — " + "; ".join(parts) + more
@@ -105,6 +146,16 @@ def parse_spec(data: Any, source: str = "spec") -> SweepSpec:
     """Validate a spec mapping; raise ``ValueError`` with the first problems named by their key path."""
     if not isinstance(data, dict):
         raise ValueError(f"{source}: a sweep spec is a mapping with task, grid, settings, retries, resources")
+    data = dict(data)
+    models = TASKS.get(data.get("task", "synthetic"))
+    if models is not None:  # grid and settings are read as the task's own (an unknown task is refused below)
+        for part, model in zip(("grid", "settings"), models):
+            if part in data or part == "grid":
+                try:
+                    data[part] = model.model_validate(data.get(part))
+                except ValidationError as exc:
+                    raise ValueError(_validation_message(exc, source, prefix=part)) from None
+        data.setdefault("settings", models[1]())
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:

@@ -31,6 +31,10 @@ class SweepReport:
         return [c for c in self.cells if c.status == "failed"]
 
     def groups(self) -> list[dict[str, Any]]:
+        if self.spec.task == "boundless":
+            from engine.sweep.boundless import summarize_groups as boundless_groups
+
+            return boundless_groups(self.cells)
         return summarize_groups(self.cells)
 
     def to_json(self, full: bool = False) -> dict[str, Any]:
