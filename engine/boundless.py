@@ -18,12 +18,19 @@ Price Tagging (:mod:`engine.pricetag`) and the variable is the left-boundary che
 
 **The CL term** (Grant et al. 2025, "Addressing divergent representations from causal interventions on
 neural networks", arXiv 2511.04638) adds ε·L_CL to keep intervened states close to states the model
-produces natively. Its target c is built from *native runs whose boundary variable takes the
-counterfactual value*: c = the mean native site state over the training prompts (bases and sources, the
-model unintervened) whose ``left`` equals the value the intervention writes, i.e. ``left(source)``. So the
-target's value always matches the intervention's counterfactual value. Both h̃ and c are projected onto
-the variable's subspace with the same mask, P(x) = [(x R) ⊙ m] Rᵀ, c detached, and
-L_CL = mean((P h̃ − P c)²) + mean(1 − cos(P h̃, P c)).
+produces natively, L_CL = mean((h̃ − c)²) + mean(1 − cos(h̃, c)) with c detached. Two choices, each a switch
+(:func:`cl_term`):
+
+* the target c (``cl_target``): ``class-mean`` (the engine's) — the mean native site state over the training
+  prompts whose ``left`` equals the value the intervention writes, ``left(source)``; ``cl-prompt`` (the
+  paper's) — the native state of the pair's CL prompt (the source's lower bound, the base's upper bound and
+  amount, :attr:`engine.pricetag.CounterfactualPair.cl_prompt`);
+* the space (``cl_space``): ``subspace`` (the engine's) — both sides projected onto the variable's subspace
+  with the same mask, P(x) = [(x R) ⊙ m] Rᵀ; ``full`` (the paper's, ``do_rotate=False``) — the whole hidden
+  vectors.
+
+``protocol="grant2025"`` trains as the paper's code did (:mod:`engine.boundless_paper`); the default
+``engine`` protocol is the loop below.
 
 **Measured** on held-out pairs, with the mask at the final temperature:
 

@@ -32,7 +32,12 @@ FORMAT_VERSION = 1  # bump when the prompt format or the training recipe changes
 # chosen by the layer × position search (bench/boundless_sweep.py --search-only: ε = 0, seed 0, 300 steps, all
 # 4 blocks × positions 0, 5, 10–15). Best by changed-pair IIA: h.1@15 0.718 (raw 0.883), h.0@15 0.601,
 # h.2@15 0.565, h.3@15 0.435, h.0@11 0.355; every other site ≤ 0.25, and block 3 before position 15 cannot
-# reach the answer at all. No-op IIA is 0.699 everywhere.
+# reach the answer at all. No-op IIA is 0.699 everywhere. Searched again under the paper's protocol
+# (findings run boundless --protocol grant2025 --search, region pairs, no-op 0.644) at the last token and at the
+# paper's position, the last but one (index 14, the amount's last digit here): changed-pair IIA h.1@15 0.764
+# (raw 0.891), h.0@15 0.758, h.2@15 0.608, h.3@15 0.381; at position 14 every block stays at the no-op
+# (0.03–0.07; the boundary collapses to 0.1 dims). The compact prompt ends at "?", where the answer is read, so
+# no token sits between the input and the answer as "Response:" does in the Alpaca prompt; the default stays.
 DEFAULT_SITE = (1, 15)
 
 
