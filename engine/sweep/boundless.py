@@ -138,19 +138,10 @@ def summarize_groups(cells: Any) -> list[dict[str, Any]]:
         values = [v for v in values if v is not None and v == v]
         return summarize(values).to_json() if values else None
 
-    groups: dict[tuple, dict[str, Any]] = {}
-    for cell in cells:
-        lb = cell.labels
-        key = (lb["protocol"], lb["cl_target"], lb["cl_space"], lb["epsilon"])
-        g = groups.setdefault(key, {"protocol": key[0], "cl_target": key[1], "cl_space": key[2], "epsilon": key[3],
-                                    "seeds": [], "finished": 0, "skipped": 0, "failed": 0, "pending": 0, "_rows": []})
-        g[cell.status if cell.status in ("finished", "skipped", "failed") else "pending"] += 1
-        if cell.data is not None:
-            g["seeds"].append(lb["seed"])
-            g["_rows"].extend(cell.data.get("runs", []))
+    from engine.sweep.summary import group_cells
+
     out = []
-    for g in groups.values():
-        rows = g.pop("_rows")
+    for g, rows in group_cells(cells, ("protocol", "cl_target", "cl_space", "epsilon"), "runs"):
         g["test"] = None if not rows else {
             "iia": stat([r["iia"] for r in rows]), "iia_argmax": stat([r.get("iia_argmax") for r in rows]),
             "iia_changed": stat([r["iia_changed"] for r in rows]), "iia_noop": stat([r["iia_noop"] for r in rows]),

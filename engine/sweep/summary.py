@@ -63,25 +63,25 @@ def _split_stats(runs: list[dict[str, Any]], split: str) -> dict[str, Any]:
     return out
 
 
-def summarize_groups(cells: Iterable[Cell]) -> list[dict[str, Any]]:
-    """One row per (partition, loss, ε, map, k): cell counts and mean ± SEM over its seeds × directions.
-
-    The statistics pool the per-run results of the finished and skipped (already recorded) cells.
-    """
-    groups: dict[tuple, dict[str, Any]] = {}
+def group_cells(cells: Iterable[Cell], axes: tuple[str, ...], rows_key: str) -> list[tuple[dict[str, Any], list]]:
+    """Cells grouped by the labels ``axes`` (grid order kept): per group its labels, seeds and cell counts by
+    status, and the result rows (``data[rows_key]``) of its finished and skipped (already recorded) cells."""
+    groups: dict[tuple, tuple[dict[str, Any], list]] = {}
     for cell in cells:
-        lb = cell.labels
-        key = (lb["partition"], lb["loss"], lb["epsilon"], lb["map"], lb["k"])
-        g = groups.setdefault(key, {"partition": key[0], "loss": key[1], "epsilon": key[2], "map": key[3],
-                                    "k": key[4], "seeds": [], "finished": 0, "skipped": 0, "failed": 0,
-                                    "pending": 0, "_runs": []})
+        key = tuple(cell.labels[a] for a in axes)
+        g, rows = groups.setdefault(key, ({**dict(zip(axes, key)), "seeds": [], "finished": 0, "skipped": 0,
+                                           "failed": 0, "pending": 0}, []))
         g[cell.status if cell.status in ("finished", "skipped", "failed") else "pending"] += 1
         if cell.data is not None:
-            g["seeds"].append(lb["seed"])
-            g["_runs"].extend(cell.data.get("per_run", []))
+            g["seeds"].append(cell.labels["seed"])
+            rows.extend(cell.data.get(rows_key, []))
+    return list(groups.values())
+
+
+def summarize_groups(cells: Iterable[Cell]) -> list[dict[str, Any]]:
+    """One row per (partition, loss, ε, map, k): cell counts and mean ± SEM over its seeds × directions."""
     out = []
-    for g in groups.values():
-        runs = g.pop("_runs")
+    for g, runs in group_cells(cells, ("partition", "loss", "epsilon", "map", "k"), "per_run"):
         for split in ("train", "cross"):
             g[split] = _split_stats(runs, split) if runs else None
         out.append(g)
