@@ -93,6 +93,11 @@ def code_version() -> str:
 def git_state(root: Path | str = CODE_ROOT) -> dict[str, object]:
     """``{"git_commit": sha | None, "git_dirty": bool | None}`` of a git checkout at ``root``, read once per
     process; for display."""
+    return read_git_state(root)
+
+
+def read_git_state(root: Path | str) -> dict[str, object]:
+    """:func:`git_state` read now, not cached: a long-lived process (a notebook's kernel) sees its edits."""
     root = Path(root)
     if not (root / ".git").exists():  # an installed wheel, even one in a virtualenv inside some checkout
         return {"git_commit": None, "git_dirty": None}

@@ -67,6 +67,19 @@ class RunInterrupted(SystemExit):
         return f"stopped by signal {self.signal_name}"
 
 
+@dataclass(frozen=True)
+class RunIdentity:
+    """What ``open`` stores a run under, for runs of code other than the engine's (:mod:`findings`): its key
+    (``config_hash``), its provenance (stored in place of :func:`environment`), the run node's ``source``, and
+    whether a finished run with the same key stands in for it (``reuse``; False where the code has no
+    identity to compare)."""
+
+    key: str
+    provenance: dict[str, Any]
+    source: dict[str, Any]
+    reuse: bool = True
+
+
 @dataclass
 class RunHandle:
     """What ``open`` gives: the new run's id, or (``run_id`` None) the finished run with the same key."""
@@ -148,17 +161,21 @@ class RunLedger:
         return list(self._open)
 
     # -- the three operations -------------------------------------------------------------------------
-    def open(self, *, title: str, config: dict[str, Any], site: str, divergence_measure: str | None,
-             device: str = "cpu", description: str = "") -> RunHandle:
-        """Start a run (status ``running``, committed at once) unless one with the same key has finished."""
-        key = run_key(config)
-        existing = runs.find_finished_run(self.graph, key)
+    def open(self, *, title: str, config: dict[str, Any], site: str | None, divergence_measure: str | None,
+             device: str = "cpu", description: str = "", identity: RunIdentity | None = None) -> RunHandle:
+        """Start a run (status ``running``, committed at once) unless one with the same key has finished.
+
+        ``identity`` replaces the engine's key, environment and source (:func:`run_key`, :func:`environment`)
+        for a run of other code; without it the run is the engine's."""
+        key = identity.key if identity else run_key(config)
+        existing = runs.find_finished_run(self.graph, key) if identity is None or identity.reuse else None
         if existing is not None:
             return RunHandle(None, key, existing)
         attrs = {"config": config, "config_hash": key, "site": site, "divergence_measure": divergence_measure,
-                 "seeds": config.get("seeds"), **environment(device), "description": description}
+                 "seeds": config.get("seeds"), **(identity.provenance if identity else environment(device)),
+                 "description": description}
         with self._shielded():
-            run_id = runs.start_run(self.graph, title, attrs)
+            run_id = runs.start_run(self.graph, title, attrs, identity.source if identity else None)
             self._open[run_id] = title
         return RunHandle(run_id, key)
 

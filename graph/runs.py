@@ -54,13 +54,14 @@ def runs_with_hash(graph: Graph, chash: str) -> list[Node]:
         return [run for run in tx.list_nodes(kind="run") if run.attrs.get("config_hash") == chash]
 
 
-def start_run(graph: Graph, title: str, attrs: dict[str, Any]) -> str:
-    """Create the run node with status ``running`` (committed at once, so a crash leaves a trace)."""
+def start_run(graph: Graph, title: str, attrs: dict[str, Any], source: dict[str, Any] | None = None) -> str:
+    """Create the run node with status ``running`` (committed at once, so a crash leaves a trace);
+    ``source`` is its provenance (default: the engine's)."""
     started = now()
     return graph.store.run_in_transaction(lambda tx: core.create_node(tx, {
         "kind": "run", "title": title, "description": attrs.get("description", ""),
         "attrs": {**attrs, "status": "running", "started_at": started},
-        "source": {"run": "engine"},
+        "source": source or {"run": "engine"},
     }))
 
 
