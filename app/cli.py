@@ -461,6 +461,7 @@ def _register_command_groups() -> None:
     similarity.register(app)
     reliability.register(app)
     measures.register(app)
+    __import__("app.commands.results", fromlist=["register"]).register(app)  # findings import-results
     sweep.register(app)
 
 

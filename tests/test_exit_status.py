@@ -25,6 +25,7 @@ BAD_INPUT = {
     "link": [SEED_FINDING, "cites", SEED_FINDING],
     "export": ["--format", "yaml"],
     "import": ["/nonexistent/graph.json"],
+    "import-results": ["/nonexistent/results.csv"],
     "embed": ["--model", "/nonexistent/model-dir"],
     "similar": [NOPE],
     "backup": ["/nonexistent/dir/backup.json"],
