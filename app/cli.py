@@ -132,17 +132,25 @@ def _print_report(report, as_json: bool) -> None:
 def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a node: its fields, measurements and edges."""
+    from graph.evidence import status_of
+
     reader = quick_reader(ctx)
     if reader is not None:
         with reader:
             data = reader.show(node_id)
+            status = status_of(reader, data["id"], data["kind"])
     else:
-        data = graph_of(ctx).show(node_id)
+        g = graph_of(ctx)
+        data = g.show(node_id)
+        status = g.statuses({data["id"]: data["kind"]}).get(data["id"])
+    data["evidence"] = status.to_json() if status else None
     if as_json:
         emit_json(data)
         return
     typer.echo(f"[{data['kind']} · {data['status']}] {data['title']}")
     typer.echo(f"id: {data['id']}")
+    if status:
+        typer.echo(f"evidence: {status.text()}  (findings evidence {data['id']})")
     if data["description"]:
         typer.echo(f"\n{data['description']}")
     attrs = {k: v for k, v in data["attrs"].items() if k != "not_compared"}
@@ -153,7 +161,9 @@ def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
     if data["measurements"]:
         typer.echo("\nmeasurements:")
         for m in data["measurements"]:
-            err = f" ± {m['err']:.2g}" + (f" ({m['err_kind']})" if m["err_kind"] else "") if m["err"] is not None else ""
+            err = ""
+            if m["err"] is not None:
+                err = f" ± {m['err']:.2g}" + (f" ({m['err_kind']})" if m["err_kind"] else "")
             extra = ", ".join(f"{k}={m[k]}" for k in ("split", "dataset", "method", "n") if m.get(k) is not None)
             cond = f" {json.dumps(m['conditions'])}" if m["conditions"] else ""
             typer.echo(f"  {m['metric']} = {m['value']:g}{err}" + (f"  [{extra}]" if extra else "") + cond)
@@ -217,23 +227,33 @@ def search(
         from graph.vocabulary import check_kind
 
         check_kind(kind)
+    from graph.evidence import statuses
+
     if semantic:
         from app.commands.similarity import semantic_search_rows
 
-        data = semantic_search_rows(graph_of(ctx), text, kind, limit)
+        g = graph_of(ctx)
+        data = semantic_search_rows(g, text, kind, limit)
+        found = g.statuses({d["id"]: d["kind"] for d in data})
     elif (reader := quick_reader(ctx)) is not None:
         with reader:
             data = [{**d, "score": round(d["score"], 4)} for d in reader.search(text, kind=kind, limit=limit)]
+            found = statuses(reader, {d["id"]: d["kind"] for d in data})
     else:
-        hits = graph_of(ctx).search(text, kind=kind, limit=limit)
+        g = graph_of(ctx)
+        hits = g.search(text, kind=kind, limit=limit)
         data = [{"id": n.id, "kind": n.kind, "title": n.title, "score": round(s, 4)} for n, s in hits]
+        found = g.statuses({d["id"]: d["kind"] for d in data})
+    for d in data:  # a claim's or a published finding's evidence status (graph.evidence); None for the rest
+        d["evidence"] = found[d["id"]].status if d["id"] in found else None
     if as_json:
         emit_json(data)
         return
     if not data:
         typer.echo("no matches", err=True)
     for d in data:
-        typer.echo(f"{d['score']:8.3f}  [{d['kind']}] {d['title']}  ({d['id']})")
+        badge = f" [{d['evidence']}]" if d["evidence"] else ""
+        typer.echo(f"{d['score']:8.3f}  [{d['kind']}]{badge} {d['title']}  ({d['id']})")
 
 
 @app.command()
@@ -452,7 +472,7 @@ def import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., metavar="FIL
 
 # ---- command groups that live in app/commands (each imports its heavy libraries lazily) --------
 def _register_command_groups() -> None:
-    from app.commands import appcmd, boundless, measures, reliability, similarity, sweep
+    from app.commands import appcmd, boundless, evidence, measures, reliability, results, similarity, sweep
     from app.commands.run import run_app
 
     boundless.register(run_app)
@@ -461,7 +481,8 @@ def _register_command_groups() -> None:
     similarity.register(app)
     reliability.register(app)
     measures.register(app)
-    __import__("app.commands.results", fromlist=["register"]).register(app)  # findings import-results
+    results.register(app)
+    evidence.register(app)
     sweep.register(app)
 
 

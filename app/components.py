@@ -8,10 +8,8 @@ markup: :func:`md` escapes every Markdown and HTML control character before it r
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -19,7 +17,7 @@ import streamlit as st
 
 if TYPE_CHECKING:
     from db.records import Node
-    from graph.api import FindingRow, Graph
+    from graph.api import Graph
 
 NODE_PAGE = "views/home.py"  # with ?node=<id>: the node page at the root URL
 GRAPH_PAGE = "views/graph_view.py"
@@ -35,6 +33,9 @@ KIND_COLORS = {  # st.badge colours
     "category": "gray", "dataset": "yellow", "method": "red", "metric": "primary",
 }
 STATUS_COLORS = {"active": "green", "superseded": "orange", "retracted": "red", "merged": "gray"}
+EVIDENCE_COLORS = {"supported": "green", "contested": "orange", "refuted": "red", "untested": "gray"}
+EVIDENCE_ICONS = {"supported": ":material/verified:", "contested": ":material/balance:",
+                  "refuted": ":material/cancel:", "untested": ":material/help:"}
 KIND_PLOT_COLORS = {  # graph view and plots
     "paper": "#1f77b4", "claim": "#9467bd", "finding": "#2ca02c", "run": "#ff7f0e", "author": "#7f7f7f",
     "category": "#bcbd22", "dataset": "#e0b000", "method": "#d62728", "metric": "#17becf",
@@ -114,10 +115,17 @@ def node_summary(node: Node, *, extra: str = "", description: bool = True) -> No
                                        node.description else ""))
 
 
-def badges(node: Node) -> None:
+def badges(node: Node, evidence: str | None = None) -> None:
+    """Kind and status badges; ``evidence``: a claim's or a published finding's evidence status."""
     with st.container(horizontal=True, gap="small"):
         st.badge(md(node.kind), icon=KIND_ICONS.get(node.kind), color=KIND_COLORS.get(node.kind, "gray"))
         st.badge(md(node.status), color=STATUS_COLORS.get(node.status, "gray"))
+        if evidence:
+            evidence_badge(evidence)
+
+
+def evidence_badge(status: str) -> None:
+    st.badge(md(f"evidence: {status}"), icon=EVIDENCE_ICONS.get(status), color=EVIDENCE_COLORS.get(status, "gray"))
 
 
 def kind_options() -> list[str]:
@@ -160,11 +168,6 @@ def floor_text(floor: dict[str, Any] | None) -> str:
     if not floor:
         return ""
     return value_pm(round(floor["mean"], 6), round(floor["sem"], 6) if floor.get("sem") is not None else None)
-
-
-def divergence_measures(rows: list[FindingRow]) -> list[str]:
-    """The measure ids of the divergence (EMD) measurements among ``rows``."""
-    return sorted({r.measurement.measure for r in rows if r.measurement.metric == "EMD" and r.measurement.measure})
 
 
 def value_pm(value: float, err: float | None) -> str:
@@ -226,89 +229,3 @@ def edge_choices(this_kind: str, other_kind: str) -> list[tuple[str, str, bool]]
             if EDGE_TYPES[t].symmetric:
                 break
     return out
-
-
-# ---- plots ---------------------------------------------------------------------------------------
-def _setting(row: FindingRow, drop: tuple[str, ...]) -> tuple:
-    """What makes two measurements comparable: same source, data, split, method and conditions (the
-    protocol among them)."""
-    cond = {k: json.dumps(v, sort_keys=True) for k, v in row.measurement.conditions.items() if k not in drop}
-    source = tuple(sorted(r.id for r in row.runs)) or tuple(sorted(p.id for p in row.papers))
-    m = row.measurement
-    return source, m.dataset, m.split, m.method, tuple(sorted(cond.items()))
-
-
-def _group_of(row: FindingRow) -> str:
-    return str(row.measurement.conditions.get("loss") or row.measurement.method or "?")
-
-
-def _origin(row: FindingRow) -> str:
-    return "run" if row.runs else ("published" if row.papers else "other")
-
-
-def iia_vs_divergence(rows: list[FindingRow], measure: str):
-    """IIA against one divergence measure (a graph.measures id), one point per setting, coloured by loss,
-    with error bars; or None."""
-    import plotly.graph_objects as go
-
-    by_setting: dict[tuple, dict[str, FindingRow]] = defaultdict(dict)
-    for row in rows:
-        m = row.measurement
-        if m.metric == "IIA" or (m.metric == "EMD" and m.measure == measure):
-            by_setting[_setting(row, ())].setdefault(m.metric, row)
-    points = [(s["IIA"], s["EMD"]) for s in by_setting.values() if "IIA" in s and "EMD" in s]
-    if not points:
-        return None
-    fig = go.Figure()
-    groups: dict[tuple[str, str], list] = defaultdict(list)
-    for iia, div in points:
-        groups[(_group_of(iia), _origin(iia))].append((iia, div))
-    palette = _palette(sorted({loss for loss, _ in groups}))
-    for (loss, origin), pts in sorted(groups.items()):
-        fig.add_trace(go.Scatter(
-            x=[d.measurement.value for _, d in pts], y=[i.measurement.value for i, _ in pts],
-            error_x={"type": "data", "array": [d.measurement.err or 0 for _, d in pts], "visible": True},
-            error_y={"type": "data", "array": [i.measurement.err or 0 for i, _ in pts], "visible": True},
-            mode="markers", name=plot_text(f"{loss} ({origin})"),
-            marker={"size": 11, "symbol": "diamond" if origin == "published" else "circle", "color": palette[loss]},
-            hovertext=[f"{plot_text(i.node.title, 80)}<br>{plot_text(d.node.title, 80)}" for i, d in pts],
-            hoverinfo="text+x+y",
-        ))
-    fig.update_layout(xaxis_title=f"EMD, {measure} (lower: closer to native)", yaxis_title="IIA",
-                      legend_title="loss (source)", height=420, margin={"t": 30, "l": 10, "r": 10, "b": 10})
-    return fig
-
-
-def _palette(names: list[str]) -> dict[str, str]:
-    colours = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-    return {n: colours[i % len(colours)] for i, n in enumerate(names)}
-
-
-def metric_vs_epsilon(rows: list[FindingRow], metric: str):
-    """A metric against the CL weight ε, one line per setting, with error bars; None without a sweep."""
-    import plotly.graph_objects as go
-
-    lines: dict[tuple, list[FindingRow]] = defaultdict(list)
-    for row in rows:
-        eps = row.measurement.conditions.get("epsilon")
-        if row.measurement.metric == metric and isinstance(eps, (int, float)) and math.isfinite(eps):
-            lines[(row.measurement.measure, *_setting(row, ("epsilon", "seed")))].append(row)
-    lines = {k: v for k, v in lines.items() if len({r.measurement.conditions["epsilon"] for r in v}) >= 2}
-    if not lines:
-        return None
-    fig = go.Figure()
-    for key, pts in sorted(lines.items(), key=lambda kv: str(kv[0])):
-        pts.sort(key=lambda r: r.measurement.conditions["epsilon"])
-        measure, _, _, split, method, cond = key
-        cond = dict(cond)
-        name = " · ".join(x for x in (_group_of(pts[0]), method, split, cond.get("map", "").strip('"'),
-                                      measure if metric != "IIA" else None, _origin(pts[0])) if x)
-        fig.add_trace(go.Scatter(
-            x=[r.measurement.conditions["epsilon"] for r in pts], y=[r.measurement.value for r in pts],
-            error_y={"type": "data", "array": [r.measurement.err or 0 for r in pts], "visible": True},
-            mode="lines+markers", name=plot_text(name),
-            hovertext=[plot_text(r.node.title, 90) for r in pts], hoverinfo="text+x+y",
-        ))
-    fig.update_layout(xaxis_title="ε (weight of the CL loss)", yaxis_title=metric, height=420,
-                      margin={"t": 30, "l": 10, "r": 10, "b": 10})
-    return fig

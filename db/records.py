@@ -102,3 +102,27 @@ class EdgeView:
     edge: Edge
     direction: str  # "out" | "in"
     node: Node  # the other end
+
+
+@dataclass(slots=True)
+class EvidenceEdge:
+    """An edge into a claim or a finding from the node whose evidence it carries (``supports``,
+    ``contradicts``, ``associated_with``, ``replicates``, ``fails_to_replicate``), with that node's kind,
+    title and status: what weighing the evidence of ``subject`` needs, without loading whole nodes."""
+
+    subject: str  # the edge's target: the claim or finding the evidence is about
+    type: str
+    attrs: dict[str, Any]
+    source: str  # the edge's source: the finding that carries the evidence
+    kind: str
+    title: str
+    status: str
+
+
+@dataclass(slots=True)
+class Origin:
+    """Where a node comes from: the runs that produced it (``produced_by``) and the papers it was extracted
+    from (``extracted_from``), ids in edge order."""
+
+    runs: list[str] = field(default_factory=list)
+    papers: list[str] = field(default_factory=list)

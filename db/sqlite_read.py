@@ -19,6 +19,7 @@ import sqlite3
 from typing import Any
 
 from db.location import HEAD_REVISION, sqlite_file
+from db.records import EvidenceEdge, Origin
 
 WORD = re.compile(r"\w+", re.UNICODE)
 BUSY_TIMEOUT_S = 30.0
@@ -127,6 +128,40 @@ class SqliteReader:
                     {f"id{i}": v for i, v in enumerate(ids)})}
                 return [{"id": i, "kind": found[i][0], "title": found[i][1], "score": float(s)} for i, s in rows]
         return []
+
+    # ---- evidence (what db.queries.edges.EdgeQueries returns, for the status that show and search print) ----
+    def _in_list(self, values: list[str], prefix: str) -> tuple[str, dict[str, Any]]:
+        return (", ".join(f":{prefix}{i}" for i in range(len(values))),
+                {f"{prefix}{i}": v for i, v in enumerate(values)})
+
+    def evidence_edges(self, subjects, types) -> list[EvidenceEdge]:
+        """:meth:`db.queries.edges.EdgeQueries.evidence_edges` on this connection."""
+        types = sorted(set(types))
+        rows = []
+        subjects = sorted(set(subjects))
+        for i in range(0, len(subjects), 500):
+            s_marks, s_params = self._in_list(subjects[i:i + 500], "s")
+            t_marks, t_params = self._in_list(types, "t")
+            rows.extend(self.conn.execute(
+                "SELECT e.id, e.target_id, e.type, e.attrs, e.source_id, n.kind, n.title, n.status FROM edges e "
+                f"JOIN nodes n ON n.id = e.source_id WHERE e.target_id IN ({s_marks}) AND e.type IN ({t_marks})",
+                {**s_params, **t_params}).fetchall())
+        rows.sort(key=lambda x: x[0])
+        return [EvidenceEdge(t, ty, _json(a), s, k, ti, st) for _, t, ty, a, s, k, ti, st in rows]
+
+    def origins(self, node_ids) -> dict[str, Origin]:
+        """:meth:`db.queries.edges.EdgeQueries.origins` on this connection."""
+        ids = sorted(set(node_ids))
+        out = {i: Origin() for i in ids}
+        rows = []
+        for i in range(0, len(ids), 500):
+            marks, params = self._in_list(ids[i:i + 500], "n")
+            rows.extend(self.conn.execute(
+                f"SELECT id, source_id, type, target_id FROM edges WHERE source_id IN ({marks}) "
+                "AND type IN ('extracted_from', 'produced_by')", params).fetchall())
+        for _, src, etype, dst in sorted(rows):
+            (out[src].runs if etype == "produced_by" else out[src].papers).append(dst)
+        return out
 
 
 def open_reader(db: str | None = None) -> SqliteReader | None:

@@ -185,6 +185,46 @@ class Graph:
         with self.store.read() as tx:
             return tx.get_nodes(ids)
 
+    def evidence(self, node_id: str) -> dict[str, Any]:
+        """The evidence of a claim or a published finding, grouped by quantity and pooled (:mod:`graph.evidence`)."""
+        from graph.evidence import evidence
+
+        with self.store.read() as tx:
+            return evidence(tx, node_id)
+
+    def statuses(self, subjects: dict[str, str]) -> dict[str, Any]:
+        """The evidence status of each claim and published finding among ``subjects`` (id → kind)."""
+        from graph.evidence import statuses
+
+        with self.store.read() as tx:
+            return statuses(tx, subjects)
+
+    def verdicts_of(self, finding_ids: list[str]) -> dict[str, list[tuple[str, Node, dict[str, Any]]]]:
+        """For each of a run's findings, the replication verdicts it drew: (edge type, published finding, attrs)."""
+        out: dict[str, list[tuple[str, Node, dict[str, Any]]]] = {}
+        with self.store.read() as tx:
+            for etype in ("replicates", "fails_to_replicate"):
+                for fid, views in tx.edge_views(finding_ids, etype).items():
+                    out.setdefault(fid, []).extend((etype, v.node, v.edge.attrs) for v in views)
+        return out
+
+    def finding_rows_for(self, finding_ids: list[str]) -> list[FindingRow]:
+        """The measurements of the given findings as findings-table rows (with their papers and runs)."""
+        with self.store.read() as tx:
+            nodes = tx.get_nodes(finding_ids)
+            measurements = tx.measurements_for(list(nodes))
+            papers = tx.edge_views(list(nodes), "extracted_from") if nodes else {}
+            runs = tx.edge_views(list(nodes), "produced_by") if nodes else {}
+        return [FindingRow(nodes[i], m, [v.node for v in papers.get(i, [])], [v.node for v in runs.get(i, [])])
+                for i in finding_ids if i in nodes for m in measurements.get(i, [])]
+
+    def evidence_labels(self, findings: list[Node]) -> dict[str, str]:
+        """A word on each finding's evidence: a published finding's status, a run's result's verdict."""
+        from graph.evidence import finding_labels
+
+        with self.store.read() as tx:
+            return finding_labels(tx, findings)
+
     def subgraph(self, node_id: str, hops: int = 2, max_nodes: int = 150) -> tuple[list[Node], list[Edge]]:
         """The ``hops``-neighbourhood of a node, level by level, stopping at ``max_nodes`` nodes; with the
         edges among them."""

@@ -145,7 +145,8 @@ def replicate(tx, fid: str, meas: Measurement, run_id: str) -> tuple[list[dict[s
         claim_stance = stance(v, meas)
         for view in tx.edges_of(pub.id):
             if view.direction == "out" and view.edge.type == "supports" and view.node.kind == "claim":
-                core.add_edge(tx, fid, claim_stance, view.node.id, {"via": pub.id, "replication": edge_type},
-                              {"run": run_id})
+                stance_attrs = {"via": pub.id, "replication": edge_type, **({"floor_band": True} if v.get("floor_band")
+                                                                                      else {})}
+                core.add_edge(tx, fid, claim_stance, view.node.id, stance_attrs, {"run": run_id})
         verdicts.append({"finding": fid, "published": pub.id, "edge": edge_type, **attrs})
     return verdicts, not_compared

@@ -61,8 +61,10 @@ def test_show_json_of_the_seed_finding(seeded_db):
 
 def test_show_of_a_published_finding_has_its_measurement(seeded_db):
     hits = json.loads(run("search", "CL loss IIA 0.9988", "--kind", "finding", "--json").stdout)
-    assert hits and set(hits[0]) == {"id", "kind", "title", "score"}
+    assert hits and set(hits[0]) == {"id", "kind", "title", "score", "evidence"}
+    assert hits[0]["evidence"] == "untested"  # a published finding that no run has replicated yet
     data = json.loads(run("show", hits[0]["id"], "--json").stdout)
+    assert data["evidence"] == {"status": "untested", "counts": {k: 0 for k in data["evidence"]["counts"]}}
     (m,) = data["measurements"]
     assert (m["metric"], m["value"], m["err"]) == ("IIA", 0.9988, 0.0005)
     assert set(m) >= {"metric", "value", "err", "err_kind", "n", "conditions"}

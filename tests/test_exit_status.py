@@ -19,6 +19,7 @@ NO_INPUT = {"init", "seed", "stats", "check", "app", "measures"}
 BAD_INPUT = {
     "ingest": ["/nonexistent/doc.txt"],
     "show": [NOPE],
+    "evidence": [NOPE],
     "neighbors": [NOPE],
     "search": ["CL loss", "--kind", "theorem"],
     "runs": ["--status", "exploded"],

@@ -39,6 +39,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     "seed": ("blank", []),
     "ingest": ("blank", [str(ROOT / "seeds" / "002_3391b5c7fdc478f8.txt")]),
     "show": ("seeded", [SEED_FINDING]),
+    "evidence": ("seeded", [SEED_FINDING]),
     "neighbors": ("seeded", [SEED_FINDING]),
     "search": ("embedded", ["divergent representations", "--semantic"]),
     "stats": ("blank", []),

@@ -37,6 +37,22 @@ def test_show_matches_the_store_on_every_node(richer_graph):
             reader.show("nope")
 
 
+def test_evidence_reads_match_the_store(richer_graph):
+    """The status show and search print comes from the same two reads on either path."""
+    from graph.evidence import EVIDENCE_EDGES, statuses
+
+    with richer_graph.store.read() as tx:
+        subjects = {n.id: n.kind for n in tx.list_nodes()}
+        edges, origins, full = (tx.evidence_edges(subjects, EVIDENCE_EDGES), tx.origins(subjects),
+                                statuses(tx, subjects))
+    with open_reader(richer_graph.store.url) as reader:
+        assert reader.evidence_edges(subjects, EVIDENCE_EDGES) == edges
+        assert reader.origins(subjects) == origins
+        assert statuses(reader, subjects) == full
+    assert len(edges) >= 6 and sum(bool(o.papers) for o in origins.values()) >= 5
+    assert {s.status for s in full.values()} == {"untested", "supported"}  # the user's claim: a supporting test
+
+
 @pytest.mark.parametrize("kind", [None, "finding", "paper"])
 def test_search_matches_the_store(richer_graph, kind):
     with open_reader(richer_graph.store.url) as reader:

@@ -1,10 +1,14 @@
-"""Node page (``/?node=<id>``): badges, title, description, measurements, provenance, the neighbourhood
-ranked by edge count, and similarity candidates with accept / merge / dismiss."""
+"""Node page (``/?node=<id>``): badges, title, description, measurements; a claim's or a published finding's
+evidence (status, groups pooled, forest plots), a run's result's verdicts, a run's configuration, findings and
+curves; provenance, the neighbourhood ranked by edge count, and similarity candidates with accept / merge /
+dismiss."""
 from __future__ import annotations
 
 import streamlit as st
 
 from app import components as c
+from app.panels import evidence as ev_panel
+from app.panels.run import run_section
 from graph import curation
 from graph import similarity as sim
 
@@ -25,8 +29,9 @@ def node_page() -> None:
         return
     node = page.node
     _flash()
+    evidence = ev_panel.load(g, node) if not page.runs else None  # a claim's or a published finding's
 
-    c.badges(node)
+    c.badges(node, evidence["status"] if evidence else None)
     st.markdown("## " + c.md(node.title))
     st.caption("id: " + c.md(node.id))
     if node.description:
@@ -41,6 +46,12 @@ def node_page() -> None:
             st.caption("floor: the same estimator on a perfect intervention (true counterfactual natives) at the same "
                        "sample size, on this run's data — values within it are indistinguishable from a perfect map. "
                        "Each measure is defined under `findings measures`.")
+    if node.kind == "run":
+        run_section(g, node)
+    if evidence is not None:
+        ev_panel.evidence_section(evidence)
+    elif page.runs and node.kind == "finding":
+        ev_panel.verdicts_section(g, node)
     _not_compared(node)
     _merged_measurements(g, page)
     _provenance(node, page)

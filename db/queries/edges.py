@@ -141,6 +141,34 @@ class EdgeQueries(NodeQueries):
             out.setdefault(near, []).append(r.EdgeView(e, direction, nodes[far]))
         return out
 
+    # ---- evidence ------------------------------------------------------------------------------
+    def evidence_edges(self, subjects: Iterable[str], types: Iterable[str]) -> list[r.EvidenceEdge]:
+        """The ``types`` edges pointing at any of ``subjects``, in edge order, each with the kind, title and
+        status of its source node (:mod:`graph.evidence` weighs them)."""
+        types = sorted(set(types))
+        rows = []
+        for chunk in chunks(sorted(set(subjects))):
+            q = (select(m.Edge.id, m.Edge.target_id, m.Edge.type, m.Edge.attrs, m.Edge.source_id, m.Node.kind,
+                        m.Node.title, m.Node.status)
+                 .join(m.Node, m.Node.id == m.Edge.source_id)
+                 .where(m.Edge.target_id.in_(chunk), m.Edge.type.in_(types)))
+            rows.extend(self._rows(q).all())
+        rows.sort(key=lambda x: x[0])
+        return [r.EvidenceEdge(t, ty, dict(a or {}), s, k, ti, st) for _, t, ty, a, s, k, ti, st in rows]
+
+    def origins(self, node_ids: Iterable[str]) -> dict[str, r.Origin]:
+        """For each of ``node_ids``, the runs that produced it and the papers it was extracted from."""
+        ids = sorted(set(node_ids))
+        out = {i: r.Origin() for i in ids}
+        rows = []
+        for chunk in chunks(ids):
+            q = select(m.Edge.id, m.Edge.source_id, m.Edge.type, m.Edge.target_id).where(
+                m.Edge.source_id.in_(chunk), m.Edge.type.in_(("extracted_from", "produced_by")))
+            rows.extend(self._rows(q).all())
+        for _, src, etype, dst in sorted(rows):
+            (out[src].runs if etype == "produced_by" else out[src].papers).append(dst)
+        return out
+
     # ---- walks and counts -----------------------------------------------------------------------
     def next_hop(self, frontier: Iterable[str], seen: Iterable[str], limit: int) -> list[str]:
         """The first ``limit`` ids (sorted) of nodes joined by an edge to some node of ``frontier`` and not

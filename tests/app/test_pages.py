@@ -1,6 +1,7 @@
 """One AppTest per page of the explorer, each against its own copy of a seeded (and embedded) database."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from graph import curation, similarity
 from tests.conftest import ROOT, SEED_FINDING, use_copy
 
 APP = str(ROOT / "app" / "streamlit_app.py")
+CL_IIA = "finding:modified-cl-loss-achieves-iia-of-0-9988-0-0005-on-synthetic-10-class-dataset-training-test-sets"
 CLAIM = ("claim:the-cl-auxiliary-loss-can-directly-reduce-representational-divergence-in-practical-"
          "interpretability-settings-without-sacrificing-interpretability-method")
 
@@ -232,6 +234,67 @@ def test_runs_page(db, graph):
     table = at.dataframe(key="runs_table").value
     assert list(table["status"]) == ["finished"] and table.iloc[0]["duration_s"] == 41.5
     assert '"loss": "cl"' in table.iloc[0]["config"]
+
+
+def test_run_page_shows_its_record_verdicts_and_curves(db, graph):
+    from tests.test_evidence import FLOOR, record
+
+    ids = record(graph, [0, 1, 2, 3, 4], [("IIA", 0.999, 0.0007, "iia_argmax", None),
+                                          ("EMD", 0.009, 0.002, "grant2025_geomloss_sinkhorn", FLOOR)])
+    run_id = graph.node_page(ids[0]).runs[0].id
+    at = app(node=run_id)
+    assert not at.exception
+    shown = texts(at)
+    assert "grant2025" in shown and "\\[0, 1, 2, 3, 4\\]" in shown  # protocol and seeds
+    assert "#### Findings (2)" in shown and "Verdicts: this run beside the published numbers" in shown
+    findings = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+    assert sorted(findings["verdict"]) == ["replicates", "replicates"]
+    assert set(findings["measure"]) == {"iia_argmax", "grant2025_geomloss_sinkhorn"}
+    forests = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(forests) == 2 and all({"published", "this run"} <= {t.get("name") for t in f["data"]} for f in forests)
+    # the run's result: its verdict, drawn among the published number's group
+    at = app(node=ids[1])
+    assert "Verdicts (like for like)" in texts(at) and "replicates" in texts(at)
+    assert len(at.get("plotly_chart")) == 1
+    no_html(at)
+
+
+def test_claim_page_weighs_its_evidence_with_forest_plots(db, graph):
+    from tests.test_evidence import FLOOR, record
+
+    at = app(node=CLAIM)
+    assert "evidence\\: untested" in texts(at)  # the badge: only the paper's own findings support it
+    record(graph, [0, 1, 2, 3, 4], [("IIA", 0.999, 0.0007, "iia_argmax", None),
+                                    ("EMD", 0.009, 0.002, "grant2025_geomloss_sinkhorn", FLOOR)])
+    record(graph, [5, 6, 7, 8, 9], [("EMD", 0.0075, 0.002, "grant2025_geomloss_sinkhorn", FLOOR)])
+    at = app(node=CLAIM)
+    assert not at.exception
+    shown = texts(at)
+    assert "#### Evidence" in shown and "evidence\\: supported" in shown
+    assert "3 supporting · 0 contradicting" in shown
+    assert "Pooled over k \\= 3" in shown and "DerSimonian–Laird" in shown
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(specs) == 2  # EMD (3 measurements) and IIA (2); the DAS groups hold one number each
+    names = {t.get("name") for s in specs for t in s["data"]}
+    assert {"published", "run", "pooled, fixed effect", "pooled, random effects (DL)"} <= names
+    no_html(at)
+
+
+def test_findings_table_and_search_filter_by_evidence(db, graph):
+    from tests.test_evidence import record
+
+    record(graph, [0, 1], [("IIA", 0.990, 0.0007, "iia_argmax", None)])  # fails to replicate CL's IIA
+    at = on_page(app(), "findings_table")
+    table = at.dataframe(key="ft_table").value
+    assert "refuted" in set(table["evidence"]) and "fails to replicate" in set(table["evidence"])
+    at.multiselect(key="ft_evidence").select("refuted").run()
+    table = at.dataframe(key="ft_table").value
+    assert len(table) == 1 and table.iloc[0]["value"] == 0.9988
+    at = on_page(app(), "search")
+    at.selectbox(key="search_evidence").select("refuted").run()
+    assert set(links(at).values()) == {CL_IIA, CLAIM}  # the claim: one contradicting test, no supporting one
+    at.selectbox(key="search_evidence").select("contested").run()
+    assert not links(at)
 
 
 # ---- add -------------------------------------------------------------------------------------------
