@@ -156,14 +156,33 @@ def _diamond(fig, y: float, est: float, se: float, name: str, colour: str) -> No
                              hovertext=f"{name}: {est:.4g} [{lo:.4g}, {hi:.4g}]"))
 
 
-def forest(group: dict[str, Any], highlight: frozenset[str] = frozenset()):
+FOREST_ROWS = 30
+
+
+def forest_rows(group: dict[str, Any], highlight: frozenset[str] = frozenset(),
+                limit: int = FOREST_ROWS) -> list[dict[str, Any]]:
+    """The measurements a forest plot draws, in the group's order: all of them up to ``limit``; beyond it the
+    published ones, the highlighted ones and the most precise of the rest (smallest SE) up to ``limit``. The
+    pooled estimates always use every measurement."""
+    ms = group["measurements"]
+    if len(ms) <= limit:
+        return ms
+    keep = {i for i, m in enumerate(ms) if m["origin"] == "published" or m["finding"] in highlight}
+    rest = sorted((i for i in range(len(ms)) if i not in keep),
+                  key=lambda i: (ms[i]["se"] is None, ms[i]["se"] or 0.0, i))
+    keep.update(rest[:max(0, limit - len(keep))])
+    return [ms[i] for i in sorted(keep)]
+
+
+def forest(group: dict[str, Any], highlight: frozenset[str] = frozenset(), limit: int = FOREST_ROWS):
     """A forest plot of one evidence group (:func:`graph.evidence.evidence`): each measurement as a point with
     its 95 % interval (± 1.96 SE; no bar where the error is not an SE, an SD with n, or a 95 % half-width),
     published numbers as blue diamonds and runs as red circles (``highlight``: findings drawn in orange), the
-    estimator's floor band where the runs measured one, and the pooled estimates as diamonds."""
+    estimator's floor band where the runs measured one, and the pooled estimates (of every measurement) as
+    diamonds. A group of more than ``limit`` measurements draws :func:`forest_rows`."""
     import plotly.graph_objects as go
 
-    ms = group["measurements"]
+    ms = forest_rows(group, highlight, limit)
     pooled = group.get("pooled")
     n_rows = len(ms) + (2 if pooled else 0)
     y_of = {i: n_rows - i for i in range(len(ms))}

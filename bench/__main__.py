@@ -7,7 +7,9 @@
 2. Stand-in vectors (random unit rows with planted near-copies, from :func:`bench.similarity.unit_vectors`)
    are stored under each node's real text hash: encoding 100k texts with MiniLM would take hours on a
    small CPU. The real model is loaded for query embeddings and for the new nodes' vectors.
-3. Each figure is the median of ``--repeat`` runs (the all-pairs candidate build runs once), printed next
+3. One claim has 1,000 findings bearing on it (:mod:`bench.evidence`): its evidence is weighed (grouped,
+   pooled) and its page rendered.
+4. Each figure is the median of ``--repeat`` runs (the all-pairs candidate build runs once), printed next
    to its goal with the load average, and written to bench/results/scale.json.
 
 Timings on a shared machine say what the machine gave the work: the load average is printed with them,
@@ -40,6 +42,7 @@ if str(ROOT) not in sys.path:
 from bench import write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "scale.json"
+EVIDENCE_FINDINGS = 1000
 KEYWORD_QUERIES = ["causal interventions", "DAS", "boundless das price tagging", "sparse autoencoders layer",
                    "interchange intervention accuracy", "optimal transport divergence", "held-out partitions",
                    "steering vectors", "entity binding", "logit difference"]
@@ -111,6 +114,7 @@ def median_over(fn: Callable[[Any], Any], items: list[Any], warmup: bool = True)
 
 # ---- the steps ----------------------------------------------------------------------------------
 def build(path: Path, n_nodes: int, n_edges: int, table: Table) -> tuple[list[dict], list[tuple]]:
+    from bench.evidence import claim_with_findings
     from bench.similarity import timed, timed_cpu
     from bench.synthetic import generate, vectors
     from graph import bulk
@@ -118,7 +122,9 @@ def build(path: Path, n_nodes: int, n_edges: int, table: Table) -> tuple[list[di
     from graph.embeddings import DEFAULT_MODEL
 
     (nodes, edges), gen_s = timed(generate, n_nodes, n_edges)
-    table.add(f"generate {len(nodes):,} nodes + {len(edges):,} edges (not a goal)", gen_s, None)
+    claim_with_findings(nodes, edges, EVIDENCE_FINDINGS)
+    table.add(f"generate {len(nodes):,} nodes + {len(edges):,} edges (not a goal)", gen_s, None,
+              f"with a claim that {EVIDENCE_FINDINGS:,} findings bear on")
     g = Graph(str(path))
     report, load_s, load_cpu = timed_cpu(g.bulk_load, nodes, edges)
     table.add(f"bulk load {report.nodes:,} nodes + {report.edges:,} edges", load_s, 60.0,
@@ -267,6 +273,25 @@ def bench_app(path: Path, picks: dict[str, Any], repeat: int, table: Table) -> N
     g.store.dispose()
 
 
+def bench_evidence(path: Path, repeat: int, table: Table, app: bool) -> None:
+    """The claim that 1,000 findings bear on (:mod:`bench.evidence`): its evidence, and its page in the app."""
+    from bench.evidence import CLAIM, CLAIM_TITLE, describe, time_evidence
+    from graph.api import Graph
+
+    g = Graph(str(path))
+    med, runs, result = time_evidence(g, CLAIM, repeat)
+    table.add(f"evidence of a claim with {EVIDENCE_FINDINGS:,} findings (grouped, pooled)", med, 0.2,
+              f"{describe(result)}; max {max(runs) * 1000:.0f} ms; statsmodels imported by a warm-up call")
+    g.store.dispose()
+    if app:
+        from bench.app_page import render_times
+
+        os.environ["FINDINGS_DB"] = str(path)
+        first, times = render_times(repeat, CLAIM, CLAIM_TITLE[:40])
+        table.add(f"Streamlit claim page server time ({EVIDENCE_FINDINGS:,} findings, forest plots)",
+                  statistics.median(times), 1.0, f"AppTest run of the whole script; first render {first:.1f} s")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=100_000)
@@ -299,6 +324,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bench_cli(path, picks, args.repeat, table)
         bench_pages(path, picks, args.repeat, table)
         bench_similarity(path, args.repeat, table)
+        bench_evidence(path, args.repeat, table, app=not args.skip_app)
         if not args.skip_app:
             bench_app(path, picks, args.repeat, table)
     finally:

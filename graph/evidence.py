@@ -148,7 +148,7 @@ def status_of(reader: EvidenceReader, node_id: str, kind: str) -> Status | None:
 class _Item:
     """A finding bearing on the subject: how (its stance edge, the verdicts it drew) and where from."""
 
-    node: Node | None = None
+    title: str | None = None
     stance: str | None = None  # supports | contradicts | associated_with | subject | None (through a verdict)
     stance_attrs: dict[str, Any] = field(default_factory=dict)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
@@ -212,26 +212,28 @@ def evidence(tx, node_id: str) -> dict[str, Any]:
             if e.type in CLAIM_EDGES and e.status == "active":
                 items[e.source].stance = e.type
                 items[e.source].stance_attrs = e.attrs
-        origins = tx.origins(items)
+                items[e.source].title = e.title
+        origins = {**tx.origins(items), node_id: origin}
         published = [i for i in items if not origins[i].runs]
         hop = [e for e in tx.evidence_edges(published, VERDICT_EDGES) if e.status == "active"]
     else:
         items[node_id].stance = "subject"
+        items[node_id].title = node.title
+        origins = {node_id: origin}
         hop = [e for e in direct if e.type in VERDICT_EDGES and e.status == "active"]
     for e in hop:
         items[e.source].verdicts.append(_verdict(e))
-    origins = tx.origins(set(items) | {node_id})
+        items[e.source].title = e.title
+    origins.update(tx.origins(set(items) - set(origins)))  # each id's origin read once
     status = tally(node.kind, set(origins[node_id].papers), direct, origins)
 
     ids = list(items)
     measurements = tx.measurements_for(ids)
     runs = sorted({r for i in ids for r in origins[i].runs})
     papers = sorted({p for i in ids for p in origins[i].papers})
-    nodes = tx.get_nodes([*ids, *runs, *papers])
-    for i in ids:
-        items[i].node = nodes.get(i)
+    nodes = tx.get_nodes([*runs, *papers])  # sources with their attributes; a finding's title came with its edge
     groups = _grouped(items, measurements, origins, nodes)
-    unmeasured = [{"finding": i, "title": items[i].node.title if items[i].node else i, "stance": items[i].stance,
+    unmeasured = [{"finding": i, "title": items[i].title or i, "stance": items[i].stance,
                    "source": _source(origins[i], nodes)}
                   for i in ids if not measurements.get(i)]
     return {"id": node.id, "kind": node.kind, "title": node.title, "status": status.status, "counts": status.counts,
@@ -260,10 +262,11 @@ def _grouped(items: dict[str, _Item], measurements: dict[str, list[Measurement]]
     from graph.stats import standard_error
 
     groups = _Groups()
+    keys: dict[int, str] = {}  # id(measurement) -> its quantity's key, computed once
     rows = []  # (key, finding id, measurement)
     for fid, ms in measurements.items():
         for m in ms:
-            k = _key(_quantity(m))
+            k = keys[id(m)] = _key(_quantity(m))
             groups.find(k)
             rows.append((k, fid, m))
     # a run's measurement joins the group of the published measurement it was judged like for like with
@@ -272,7 +275,7 @@ def _grouped(items: dict[str, _Item], measurements: dict[str, list[Measurement]]
             for m in ms:
                 for theirs in measurements.get(v["published"], []):
                     if theirs.metric == m.metric and theirs.measure == m.measure:
-                        groups.join(_key(_quantity(m)), _key(_quantity(theirs)))
+                        groups.join(keys[id(m)], keys[id(theirs)])
     members: dict[str, list[tuple[str, Measurement]]] = defaultdict(list)
     for k, fid, m in rows:
         members[groups.find(k)].append((fid, m))
@@ -285,7 +288,7 @@ def _grouped(items: dict[str, _Item], measurements: dict[str, list[Measurement]]
             se, why = standard_error(m.err, m.err_kind, m.n)
             item = items[fid]
             listed.append({
-                "finding": fid, "title": item.node.title if item.node else fid, "value": m.value, "err": m.err,
+                "finding": fid, "title": item.title or fid, "value": m.value, "err": m.err,
                 "err_kind": m.err_kind, "n": m.n, "se": se, "no_se": why, "measure": m.measure,
                 "conditions": m.conditions, "floor": m.floor, "at_floor": at_floor(m.value, m.err, m.floor),
                 "origin": "run" if origins[fid].runs else "published", "source": _source(origins[fid], nodes),

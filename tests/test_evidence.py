@@ -231,3 +231,20 @@ def test_cli_evidence_show_and_search_carry_the_status(seeded_db, seeded_graph):
     by_id = {d["id"]: d["evidence"] for d in found}
     assert by_id[CLAIM] == "supported" and by_id[CL_IIA] == "supported"
     assert all(v is None for k, v in by_id.items() if not k.startswith(("claim:", "finding:")))
+
+
+def test_a_large_group_draws_the_published_highlighted_and_most_precise_rows():
+    from app.plots import forest, forest_rows
+
+    ms = [{"finding": f"f{i}", "origin": "published" if i == 7 else "run", "se": None if i == 3 else 0.01 * (50 - i),
+           "value": 0.5, "err": 0.01, "err_kind": "sem", "title": f"f{i}", "floor": None,
+           "source": {"kind": "run", "id": f"run:r{i}", "protocol": "grant2025", "seeds": [0]}}
+          for i in range(50)]
+    group = {"measurements": ms, "pooled": None, "quantity": {"metric": "IIA", "measure": "iia_argmax"}}
+    rows = forest_rows(group, frozenset({"f0"}), limit=10)
+    ids = [m["finding"] for m in rows]
+    assert len(rows) == 10 and ids == sorted(ids, key=lambda f: int(f[1:]))  # the group's order is kept
+    assert {"f7", "f0"} <= set(ids)  # the published one and the highlighted one, whatever their SE
+    assert set(ids) - {"f7", "f0"} == {f"f{i}" for i in range(42, 50)}  # then the smallest SEs
+    assert forest_rows(group, limit=60) == ms
+    assert len(forest(group, limit=10).layout.yaxis.tickvals) == 10

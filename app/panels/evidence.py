@@ -10,6 +10,9 @@ from app import components as c
 from app import plots
 
 
+GROUPS_SHOWN = 4  # groups drawn in full; the others are picked one at a time
+
+
 def load(g, node) -> dict[str, Any] | None:
     """The evidence of a claim or a published finding; None for other nodes (and runs' results)."""
     if node.kind not in ("claim", "finding"):
@@ -90,6 +93,10 @@ def show_group(group: dict[str, Any], key: str, highlight: frozenset[str] = froz
     for w in group["warnings"]:
         st.warning(c.md(w), icon=":material/warning:")
     if len(group["measurements"]) >= 2:
+        drawn = len(plots.forest_rows(group, highlight))
+        if drawn < len(group["measurements"]):
+            st.caption(f"The forest plot draws {drawn} of {len(group['measurements'])} measurements: the published "
+                       "ones and the most precise runs; the table lists all, and the pool uses every one.")
         st.plotly_chart(plots.forest(group, highlight), key=f"{key}_forest")
 
 
@@ -102,9 +109,17 @@ def evidence_section(ev: dict[str, Any]) -> None:
     st.caption(c.md(f"Rule: {ev['rule']}. Only like-for-like results count; the README states what each counts."))
     if not ev["groups"] and not ev["unmeasured"]:
         st.caption("No finding supports, contradicts or replicates it yet.")
-    for i, group in enumerate(ev["groups"]):
+    groups = ev["groups"]
+    for i, group in enumerate(groups[:GROUPS_SHOWN]):
         with st.container(border=True, key=f"evidence_group_{i}"):
             show_group(group, f"ev{i}")
+    if len(groups) > GROUPS_SHOWN:  # a claim tested many ways: the rest one at a time, so the page stays quick
+        more = list(range(GROUPS_SHOWN, len(groups)))
+        pick = st.selectbox(f"{len(more)} more groups", more, key="evidence_more",
+                            format_func=lambda i: f"{quantity_text(groups[i]['quantity'])} "
+                                                  f"({len(groups[i]['measurements'])} measurements)")
+        with st.container(border=True, key="evidence_group_more"):
+            show_group(groups[pick], f"ev{pick}")
     if ev["unmeasured"]:
         st.caption("Without a measurement")
         for u in ev["unmeasured"]:

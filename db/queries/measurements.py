@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from db import models as m
 from db import records as r
-from db.queries.base import MEASUREMENT_COLUMNS, NODE_COLUMNS, TxBase, measurement_record, node_record
+from db.queries.base import MEASUREMENT_COLUMNS, NODE_COLUMNS, TxBase, chunks, measurement_record, node_record
 
 # a measured node: its node's columns, then its measurement's
 _NODE_AND_MEASUREMENT = select(*NODE_COLUMNS, *MEASUREMENT_COLUMNS).join(
@@ -23,11 +23,17 @@ class MeasurementQueries(TxBase):
         return [measurement_record(x) for x in sorted(rows, key=lambda x: x.id)]
 
     def measurements_for(self, node_ids: Iterable[str] | None = None) -> dict[str, list[r.Measurement]]:
-        q = select(*MEASUREMENT_COLUMNS).order_by(m.Measurement.id)
-        if node_ids is not None:
-            q = q.where(m.Measurement.node_id.in_(list(node_ids)))
+        """node id -> its measurements in the order they were added; every node's when ``node_ids`` is None."""
+        q = select(*MEASUREMENT_COLUMNS)
+        if node_ids is None:
+            rows = list(self._rows(q.order_by(m.Measurement.id)))
+        else:  # looked up by the node_id index, chunk by chunk (ordering in SQL would scan the table by id)
+            rows = []
+            for chunk in chunks(sorted(set(node_ids))):
+                rows.extend(self._rows(q.where(m.Measurement.node_id.in_(chunk))))
+            rows.sort(key=lambda x: x.id)
         out: dict[str, list[r.Measurement]] = {}
-        for x in self._rows(q):
+        for x in rows:
             out.setdefault(x.node_id, []).append(measurement_record(x))
         return out
 

@@ -280,6 +280,30 @@ def test_claim_page_weighs_its_evidence_with_forest_plots(db, graph):
     no_html(at)
 
 
+def test_a_heavily_tested_claim_draws_four_groups_and_picks_the_rest(tmp_path, monkeypatch):
+    """The scale bench's claim (ten groups of about 100 measurements): the page draws four groups, offers the
+    other six one at a time, and each forest plot at most FOREST_ROWS measurements."""
+    from app.plots import FOREST_ROWS
+    from bench.evidence import CLAIM, claim_with_findings
+    from graph.api import Graph
+
+    nodes, edges = [], []
+    claim_with_findings(nodes, edges, 300)
+    path = tmp_path / "heavy.db"
+    Graph(str(path)).bulk_load(nodes, edges)
+    monkeypatch.setenv("FINDINGS_DB", str(path))
+    at = app(node=CLAIM)
+    assert not at.exception
+    more = at.selectbox(key="evidence_more")
+    assert len(more.options) == 6 and "draws 30 of" in texts(at)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(specs) == 5 and all(len(s["layout"]["yaxis"]["tickvals"]) <= FOREST_ROWS + 2 for s in specs)
+    first = texts(at)
+    more.select_index(5).run()
+    assert at.selectbox(key="evidence_more").value == 9 and not at.exception  # the tenth group
+    assert texts(at) != first  # another group drawn in the picked slot
+
+
 def test_findings_table_and_search_filter_by_evidence(db, graph):
     from tests.test_evidence import record
 
