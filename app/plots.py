@@ -219,7 +219,7 @@ def forest(group: dict[str, Any], highlight: frozenset[str] = frozenset(), limit
                    f"pooled · random, DL (τ²={r['tau2']:.2g}, I²={100 * r['i2']:.0f}%)"]
     q = group["quantity"]
     fig.update_yaxes(tickvals=ticks, ticktext=labels, range=[0.4, n_rows + 0.6])
-    fig.update_layout(height=110 + 38 * n_rows, margin=MARGIN, showlegend=True,
-                      legend={"orientation": "h", "y": -0.25 if n_rows < 5 else -0.12},
+    fig.update_layout(height=140 + 38 * n_rows, margin={**MARGIN, "t": 50}, showlegend=True,
+                      legend={"orientation": "h", "x": 0, "y": 1, "yanchor": "bottom"},  # above: clear of the axis
                       xaxis_title=plot_text(f"{q['metric']} ({q['measure'] or 'measure not stated'}), 95 % intervals"))
     return fig

@@ -2,7 +2,8 @@
 Debian's headless Chromium (``/usr/bin/chromium``; ``scripts/ensure_browser.sh`` installs it).
 
 Opens the seed finding's page by URL, checks its title, claim and similarity section, accepts one
-candidate, reloads, sees the new edge, and saves screenshots under ``tests/artifacts/``. Skipped only
+candidate, reloads, sees the new edge; opens the seed claim's page after two runs were recorded and sees its
+evidence weighed with forest plots; saves screenshots under ``tests/artifacts/``. Skipped only
 when Chromium is missing outside CI; in CI (``CI`` set) a missing browser fails the test.
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -67,7 +70,13 @@ def app_db(embedded_template, tmp_path) -> Path:
 
 @pytest.fixture
 def server(app_db, tmp_path):
-    """``streamlit run`` on a free local port; always stopped, with its whole process group."""
+    with serving(app_db, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def serving(app_db: Path, tmp_path: Path) -> Iterator[str]:
+    """``streamlit run`` on ``app_db`` on a free local port; always stopped, with its whole process group."""
     from app.server import streamlit_argv
 
     port = free_port()
@@ -138,3 +147,39 @@ def test_seed_finding_page_in_a_real_browser(server, app_db, tmp_path):
 
     groups = {grp.edge_type: grp for grp in Graph(str(app_db)).neighbourhood(SEED_FINDING) if grp.direction == "out"}
     assert groups["associated_with"].count == before + 1
+
+
+def test_claim_page_with_its_forest_plots_in_a_real_browser(app_db, tmp_path):
+    """Two runs recorded against the seed claim's published numbers: the claim's page shows its status, the
+    pooled estimate and the forest plots drawn by plotly in the browser."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from graph.api import Graph
+    from tests.app.test_pages import CLAIM
+    from tests.test_evidence import FLOOR, record
+
+    g = Graph(str(app_db))
+    record(g, [0, 1, 2, 3, 4], [("IIA", 0.999, 0.0007, "iia_argmax", None),
+                                ("EMD", 0.009, 0.002, "grant2025_geomloss_sinkhorn", FLOOR)])
+    record(g, [5, 6, 7, 8, 9], [("EMD", 0.0075, 0.002, "grant2025_geomloss_sinkhorn", FLOOR)])
+    g.store.dispose()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with serving(app_db, tmp_path) as url, sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "chrome-profile"), executable_path=CHROMIUM, headless=True, args=CHROME_ARGS,
+            viewport={"width": 1400, "height": 2400})
+        try:
+            context.route("**/*", _local_only)
+            page = context.pages[0] if context.pages else context.new_page()
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            page.goto(f"{url}/?node={quote(CLAIM, safe='')}")
+            expect(page.get_by_role("heading", name="Evidence")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            expect(page.get_by_text("evidence: supported").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+            expect(page.get_by_text(re.compile(r"Pooled over k = 3")).first).to_be_visible(timeout=UI_TIMEOUT_MS)
+            plots = page.get_by_test_id("stPlotlyChart")
+            expect(plots).to_have_count(2, timeout=UI_TIMEOUT_MS)  # EMD (two runs, the paper) and IIA (one, the paper)
+            expect(plots.first.get_by_text("pooled, random effects (DL)").first).to_be_attached(timeout=UI_TIMEOUT_MS)
+            plots.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "claim_evidence.png"), full_page=True)
+        finally:
+            context.close()
