@@ -101,3 +101,11 @@ def test_the_quick_read_path_opens_read_only_too(seeded_db):
         assert reader.show(SEED_FINDING)["id"] == SEED_FINDING
         with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"):
             reader.conn.execute("DELETE FROM writes")
+
+
+def test_app_read_only_refuses_a_missing_database_in_one_line(tmp_path):
+    missing = tmp_path / "none.db"
+    result = CliRunner().invoke(app, ["--db", str(missing), "app", "--read-only", "--port", "8599"])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("error: no database at") and result.stderr.count("\n") == 1
+    assert not missing.exists()  # neither created nor seeded
