@@ -109,3 +109,14 @@ def test_app_read_only_refuses_a_missing_database_in_one_line(tmp_path):
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.startswith("error: no database at") and result.stderr.count("\n") == 1
     assert not missing.exists()  # neither created nor seeded
+
+
+def test_read_only_similarity_uses_stored_vectors_and_embeds_nothing(seeded_db):
+    from graph import similarity
+    from graph.embeddings import resolve_model
+
+    ro = Graph(str(seeded_db), read_only=True)  # the seeded template has no vectors
+    with pytest.raises(ValueError, match="no stored embedding yet, and the database is open read-only"):
+        similarity.similar(ro, SEED_FINDING)
+    with ro.store.read() as tx:
+        assert tx.embedding_stamp(resolve_model(None)[0])[0] == 0
