@@ -53,11 +53,12 @@ def emit_json(data: Any) -> None:
 
 
 def graph_of(ctx: typer.Context):
+    """The graph of ``--db``, writing as ``--user``, read-only under ``--read-only`` (one per command)."""
     from graph.api import Graph
 
     obj = ctx.find_root().obj or {}
     if obj.get("graph") is None:
-        obj["graph"] = Graph(obj.get("db"))
+        obj["graph"] = Graph(obj.get("db"), user=obj.get("user"), read_only=obj.get("read_only"))
         ctx.find_root().obj = obj
     return obj["graph"]
 
@@ -65,9 +66,11 @@ def graph_of(ctx: typer.Context):
 def quick_reader(ctx: typer.Context):
     """The SQLite quick read path for ``show`` and ``search`` (:mod:`db.sqlite_read`: no SQLAlchemy import),
     or None when the command must go through :mod:`graph.api` (PostgreSQL, a database not yet at head)."""
+    from db.identity import read_only_requested
     from db.sqlite_read import open_reader
 
-    return open_reader((ctx.find_root().obj or {}).get("db"))
+    obj = ctx.find_root().obj or {}
+    return open_reader(obj.get("db"), read_only=read_only_requested(obj.get("read_only")))
 
 
 @app.callback()
@@ -75,8 +78,13 @@ def main_options(
     ctx: typer.Context,
     db: Optional[str] = typer.Option(None, "--db", help="Database: SQLAlchemy URL or SQLite file path "
                                      "(default: $FINDINGS_DB, else ~/.local/share/findings/findings.db)."),
+    user: Optional[str] = typer.Option(None, "--user", help="Who this command's writes are recorded as "
+                                       "(default: $FINDINGS_USER, else the OS user)."),
+    read_only: Optional[bool] = typer.Option(None, "--read-only/--read-write", show_default=False,
+                                             help="Open the database so that nothing can be written "
+                                                  "(default: $FINDINGS_READ_ONLY, else read-write)."),
 ) -> None:
-    ctx.obj = {"db": db}
+    ctx.obj = {"db": db, "user": user, "read_only": read_only}
 
 
 # ---- store ---------------------------------------------------------------------------------------
@@ -149,6 +157,8 @@ def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
         return
     typer.echo(f"[{data['kind']} · {data['status']}] {data['title']}")
     typer.echo(f"id: {data['id']}")
+    added = data["added"]
+    typer.echo(f"added: {added['at']} by {added['user'] or 'unknown (written before authorship was recorded)'}")
     if status:
         typer.echo(f"evidence: {status.text()}  (findings evidence {data['id']})")
     if data["description"]:
@@ -429,7 +439,8 @@ def link(
             attrs[k] = json.loads(v)
         except json.JSONDecodeError:
             attrs[k] = v
-    new = graph_of(ctx).link(source, edge_type, target, attrs, {"user": "cli"})
+    g = graph_of(ctx)
+    new = g.link(source, edge_type, target, attrs, {"user": g.store.user})
     typer.echo(f"{'added' if new else 'already present'}: {source} --{edge_type}--> {target}")
 
 
@@ -472,7 +483,7 @@ def import_cmd(ctx: typer.Context, path: Path = typer.Argument(..., metavar="FIL
 
 # ---- command groups that live in app/commands (each imports its heavy libraries lazily) --------
 def _register_command_groups() -> None:
-    from app.commands import appcmd, boundless, evidence, measures, reliability, results, similarity, sweep
+    from app.commands import appcmd, boundless, evidence, history, measures, reliability, results, similarity, sweep
     from app.commands.run import run_app
 
     boundless.register(run_app)
@@ -483,6 +494,7 @@ def _register_command_groups() -> None:
     measures.register(app)
     results.register(app)
     evidence.register(app)
+    history.register(app)
     sweep.register(app)
 
 

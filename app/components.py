@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 NODE_PAGE = "views/home.py"  # with ?node=<id>: the node page at the root URL
 GRAPH_PAGE = "views/graph_view.py"
-ACTOR = "app"
 
 KIND_ICONS = {
     "paper": ":material/article:", "claim": ":material/campaign:", "finding": ":material/science:",
@@ -44,15 +43,24 @@ KIND_PLOT_COLORS = {  # graph view and plots
 
 # ---- the store ---------------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def _graph(db: str) -> Graph:
+def _graph(db: str, read_only: bool) -> Graph:
     from graph.api import Graph
 
-    return Graph(db or None)
+    return Graph(db or None, read_only=read_only)
+
+
+def read_only() -> bool:
+    """Whether the app was started read-only (``findings app --read-only`` sets ``FINDINGS_READ_ONLY``): then
+    no page offers a write, and the database connection itself cannot write."""
+    from db.identity import read_only_requested
+
+    return read_only_requested()
 
 
 def graph() -> Graph:
-    """The graph of the database named by ``FINDINGS_DB`` (one per database per server process)."""
-    return _graph(os.environ.get("FINDINGS_DB", ""))
+    """The graph of the database named by ``FINDINGS_DB`` (one per database per server process), writing as
+    ``FINDINGS_USER`` (else the OS user of the server), or read-only."""
+    return _graph(os.environ.get("FINDINGS_DB", ""), read_only())
 
 
 # Static page style (no user content): let node links wrap instead of being cut at the column edge.

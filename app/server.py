@@ -1,7 +1,10 @@
 """Start the explorer: seed an empty database, then hand the process over to ``streamlit run``.
 
 ``serve`` binds to 127.0.0.1 unless told otherwise and passes the database to the app through
-``FINDINGS_DB``; usage statistics are off.
+``FINDINGS_DB`` (and the user its writes are recorded as through ``FINDINGS_USER``); usage statistics are
+off. A read-only app (``read_only=True``, passed on as ``FINDINGS_READ_ONLY=1``) neither seeds nor embeds:
+it checks that the database is there at the current schema, then serves it through connections that
+cannot write, with no write widgets on any page.
 """
 from __future__ import annotations
 
@@ -55,17 +58,33 @@ def streamlit_argv(port: int, host: str = "127.0.0.1", headless: bool = True) ->
             "--server.fileWatcherType", "none"]
 
 
-def serve(db: str | None, port: int = 8501, host: str = "127.0.0.1", headless: bool = True) -> None:
-    """Seed an empty database, then replace this process with the Streamlit server."""
+def check_readable(db: str) -> None:
+    """Open the database read-only once, so that a missing file or an old schema is one line here rather
+    than an error on every page."""
+    from graph.api import Graph
+
+    Graph(db, read_only=True).store.dispose()
+
+
+def serve(db: str | None, port: int = 8501, host: str = "127.0.0.1", headless: bool = True,
+          read_only: bool = False, user: str | None = None) -> None:
+    """Seed an empty database (unless read-only), then replace this process with the Streamlit server."""
     from db.engine import resolve_url
+    from db.identity import READ_ONLY_ENV, USER_ENV, resolve_user
 
     url = resolve_url(db)
-    if seed_if_empty(url):
-        print(f"seeded an empty database at {url}", file=sys.stderr)
-    embedded = embed_if_possible(url)
-    if embedded:
-        print(f"embedded {embedded} nodes for similarity", file=sys.stderr)
-    print(f"Findings Explorer on http://{host}:{port}  (database {url})", file=sys.stderr, flush=True)
-    env = {**os.environ, "FINDINGS_DB": url, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    user = resolve_user(user)
+    if read_only:
+        check_readable(url)
+    else:
+        if seed_if_empty(url):
+            print(f"seeded an empty database at {url}", file=sys.stderr)
+        embedded = embed_if_possible(url)
+        if embedded:
+            print(f"embedded {embedded} nodes for similarity", file=sys.stderr)
+    mode = "read-only" if read_only else f"writes recorded as {user}"
+    print(f"Findings Explorer on http://{host}:{port}  (database {url}, {mode})", file=sys.stderr, flush=True)
+    env = {**os.environ, "FINDINGS_DB": url, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", USER_ENV: user,
+           READ_ONLY_ENV: "1" if read_only else "0"}
     argv = streamlit_argv(port, host, headless)
     os.execve(argv[0], argv, env)

@@ -1,8 +1,9 @@
 """The Findings Explorer: ``streamlit run app/streamlit_app.py`` (or ``findings app``).
 
 The database comes from ``FINDINGS_DB``. Each page is one module under ``views/`` with one function;
-this file only lays out the navigation. The root URL is a hidden home page: with ``?node=<id>`` it is
-that node's page (a node's shareable URL), without it the search page.
+this file only lays out the navigation (without the Add page when the app is read-only). The root URL is
+a hidden home page: with ``?node=<id>`` it is that node's page (a node's shareable URL), without it the
+search page.
 
 The folder is not called ``pages/`` on purpose: Streamlit treats a ``pages/`` folder beside the main
 script as a v1 multipage app, and a server whose first request names a page would run that page file
@@ -30,10 +31,14 @@ def run() -> None:
         st.Page(VIEWS / "findings_table.py", title="Findings table", icon=":material/table_chart:",
                 url_path="findings"),
         st.Page(VIEWS / "runs.py", title="Runs", icon=":material/play_circle:", url_path="runs"),
-        st.Page(VIEWS / "add.py", title="Add", icon=":material/add_circle:", url_path="add"),
     ]
+    read_only = components.read_only()
+    if not read_only:  # a read-only app has no page that writes
+        pages.append(st.Page(VIEWS / "add.py", title="Add", icon=":material/add_circle:", url_path="add"))
     page = st.navigation(pages)
     components.page_style()
+    if read_only:
+        st.sidebar.caption("Read-only: this explorer cannot change the graph.")
     page.run()
 
 

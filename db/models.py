@@ -108,3 +108,29 @@ class CurationDecision(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_curation_pair", "node_a", "node_b"), Index("ix_curation_node_b", "node_b"))
+
+
+class Write(Base):
+    """One write to the graph, appended in the same transaction as the write itself: who, when, what.
+
+    Append-only: nothing updates or deletes these rows. No foreign keys, so an entry outlives a deleted
+    edge and names what was deleted. ``author`` is NULL for what was written before authorship was recorded
+    (migration 0008) — never a made-up name.
+    """
+
+    __tablename__ = "writes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    author: Mapped[str | None] = mapped_column(String(128), nullable=True)  # --user / FINDINGS_USER / OS user
+    action: Mapped[str] = mapped_column(String(32), nullable=False)  # node.add, edge.delete, curation.merged, …
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)  # node id, "edge:12", "measurement:7", …
+    node_id: Mapped[str | None] = mapped_column(String(255), nullable=True)  # the node the write concerns
+    details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+
+    __table_args__ = (
+        Index("ix_writes_at", "at"),
+        Index("ix_writes_author_at", "author", "at"),
+        Index("ix_writes_subject", "subject", "action"),
+        Index("ix_writes_node_id", "node_id"),
+    )

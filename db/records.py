@@ -10,7 +10,7 @@ Edges come in three shapes, one per kind of reader:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -126,3 +126,42 @@ class Origin:
 
     runs: list[str] = field(default_factory=list)
     papers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Write:
+    """One entry of the write log: who (``user``; None for writes made before authorship was recorded),
+    when, which ``action`` on what (``id``: a node id, ``edge:N``, ``measurement:N``, ``decision:N``), the
+    node it concerns, and what else the entry says (``details``)."""
+
+    seq: int
+    at: datetime
+    user: str | None
+    action: str
+    id: str
+    node: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape of an entry in ``findings log --json``."""
+        return {"at": utc_iso(self.at), "user": self.user, "action": self.action, "id": self.id,
+                "node": self.node, "details": self.details, "seq": self.seq}
+
+
+def utc_iso(value: datetime | str | None) -> str | None:
+    """A stored time as ISO 8601 in UTC. SQLite hands back the UTC wall time without a zone (a datetime,
+    or its text on the quick read path); PostgreSQL an aware time in the session's zone."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.isoformat()
+
+
+def added_json(entry: tuple[str | None, Any] | None, created_at: Any) -> dict[str, Any]:
+    """Who added a node and when, as ``show --json`` gives it: from its write-log entry, or for a node
+    written before authorship was recorded, ``user`` null and the node's own ``created_at``."""
+    if entry is None:
+        return {"user": None, "at": utc_iso(created_at)}
+    return {"user": entry[0], "at": utc_iso(entry[1])}

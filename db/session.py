@@ -4,6 +4,11 @@
 not at all. The SQL lives in :mod:`db.queries`, one module per group of operations, each a mixin of
 ``Tx`` (the CLI's quick SQLite read path, :mod:`db.sqlite_read`, holds the rest). Values come back as
 :mod:`db.records` dataclasses, never as ORM objects.
+
+A store has a user (:func:`db.identity.resolve_user`): every write appends an entry to the write log
+(:mod:`db.queries.writes`) in its own transaction, naming that user. A read-only store
+(:func:`db.identity.read_only_requested`) refuses writes before it starts them, and its connections could
+not make them anyway (:mod:`db.engine`).
 """
 from __future__ import annotations
 
@@ -14,21 +19,25 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from db.engine import PG_READ_ISOLATION, SQLITE_BEGIN_OPTION, ensure_schema, get_engine, resolve_url
+from db.engine import (
+    PG_READ_ISOLATION, SQLITE_BEGIN_OPTION, ensure_schema, get_engine, require_current_schema, resolve_url,
+)
+from db.identity import READ_ONLY_ENV, read_only_requested, resolve_user
 from db.queries.admin import TableAccess
 from db.queries.bulk import BulkWrites
 from db.queries.curation import CurationQueries
 from db.queries.edges import EdgeQueries
 from db.queries.measurements import MeasurementQueries
 from db.queries.search import SearchQueries
+from db.queries.writes import WriteLog
 from db.retry import DEFAULT_POLICY, RetryPolicy, run_with_retry
 
 T = TypeVar("T")
 
 
-class Tx(EdgeQueries, SearchQueries, MeasurementQueries, CurationQueries, BulkWrites, TableAccess):
+class Tx(EdgeQueries, SearchQueries, MeasurementQueries, CurationQueries, BulkWrites, TableAccess, WriteLog):
     """One transaction's worth of store operations (nodes and edges, measurements, keyword search,
-    embeddings and curation decisions, bulk writes, whole-table access)."""
+    embeddings and curation decisions, bulk writes, whole-table access, the write log)."""
 
 
 @contextmanager
@@ -58,17 +67,26 @@ class Store:
       blocks the writer; PostgreSQL: REPEATABLE READ). Do not write inside it.
 
     A value the database refuses comes out as ``ValueError``, the database unchanged.
+
+    ``user``: the author of this store's writes (default ``FINDINGS_USER``, else the OS user).
+    ``read_only`` (default ``FINDINGS_READ_ONLY``): open connections that cannot write, never migrate, and
+    refuse :meth:`run_in_transaction` and :meth:`transaction` with a ``ValueError``.
     """
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True, retry_policy: RetryPolicy = DEFAULT_POLICY):
+    def __init__(self, url: str | None = None, *, migrate: bool = True, retry_policy: RetryPolicy = DEFAULT_POLICY,
+                 user: str | None = None, read_only: bool | None = None):
         self.url = resolve_url(url)
-        self.engine: Engine = get_engine(self.url)
+        self.user = resolve_user(user)
+        self.read_only = read_only_requested(read_only)
+        self.engine: Engine = get_engine(self.url, self.read_only)
         self.retry_policy = retry_policy
         if self.engine.dialect.name == "postgresql":
             self._read_engine = self.engine.execution_options(isolation_level=PG_READ_ISOLATION)
         else:
             self._read_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
-        if migrate:
+        if self.read_only:
+            require_current_schema(self.engine)
+        elif migrate:
             ensure_schema(self.engine)
 
     @property
@@ -79,7 +97,11 @@ class Store:
     def _attempt(self, engine: Engine) -> Iterator[Tx]:
         with Session(engine, expire_on_commit=False) as session, session.begin():
             session.connection()  # begin now: SQLite's BEGIN IMMEDIATE takes the write lock here
-            yield Tx(session)
+            yield Tx(session, self.user)
+
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise ValueError(f"the database is open read-only (--read-only / {READ_ONLY_ENV}); nothing was written")
 
     def _enter(self, engine: Engine) -> tuple[ExitStack, Tx]:
         stack = ExitStack()
@@ -93,6 +115,8 @@ class Store:
     def run_in_transaction(self, fn: Callable[[Tx], T]) -> T:
         """Run ``fn(tx)`` in one transaction and commit; re-run it from the start on a lost race."""
 
+        self._refuse_if_read_only()
+
         def once() -> T:
             with self._attempt(self.engine) as tx:
                 return fn(tx)
@@ -102,6 +126,7 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
+        self._refuse_if_read_only()
         stack, tx = run_with_retry(lambda: self._enter(self.engine), self.retry_policy)
         with _refusals_as_value_errors(), stack:
             yield tx

@@ -17,9 +17,10 @@ import json
 import re
 import sqlite3
 from typing import Any
+from urllib.parse import quote
 
 from db.location import HEAD_REVISION, sqlite_file
-from db.records import EvidenceEdge, Origin
+from db.records import EvidenceEdge, Origin, added_json
 
 WORD = re.compile(r"\w+", re.UNICODE)
 BUSY_TIMEOUT_S = 30.0
@@ -83,11 +84,13 @@ class SqliteReader:
 
     def show(self, node_id: str) -> dict[str, Any]:
         """What :func:`graph.core.show` returns: the node, its measurements and its edges."""
-        row = self.conn.execute("SELECT id, kind, title, description, status, attrs, source FROM nodes "
+        row = self.conn.execute("SELECT id, kind, title, description, status, attrs, source, created_at FROM nodes "
                                 "WHERE id = :id", {"id": node_id}).fetchone()
         if row is None:
             raise ValueError(f"no node with id {node_id!r}")
-        nid, kind, title, description, status, attrs, source = row
+        nid, kind, title, description, status, attrs, source, created_at = row
+        entry = self.conn.execute("SELECT author, at FROM writes WHERE subject = :id AND action = 'node.add' "
+                                  "ORDER BY id LIMIT 1", {"id": nid}).fetchone()
         measurements = []
         for values in self.conn.execute(
                 f"SELECT {', '.join(SHOW_MEASUREMENT_FIELDS)} FROM measurements WHERE node_id = :id ORDER BY id",
@@ -108,7 +111,8 @@ class SqliteReader:
                     "attrs": _json(eattrs)}))
         briefs.sort(key=lambda b: b[0])  # edge order; a self-loop: out, then in
         return {"id": nid, "kind": kind, "title": title, "description": description, "status": status,
-                "attrs": _json(attrs), "source": _json(source), "measurements": measurements,
+                "attrs": _json(attrs), "source": _json(source), "added": added_json(entry, created_at),
+                "measurements": measurements,
                 "edges": [b for _, b in briefs]}
 
     def search(self, query: str, kind: str | None = None, limit: int = 20,
@@ -164,13 +168,19 @@ class SqliteReader:
         return out
 
 
-def open_reader(db: str | None = None) -> SqliteReader | None:
-    """A reader on the SQLite file ``db`` names, or None when the full (SQLAlchemy) path must serve."""
+def open_reader(db: str | None = None, read_only: bool = False) -> SqliteReader | None:
+    """A reader on the SQLite file ``db`` names, or None when the full (SQLAlchemy) path must serve.
+    ``read_only``: open the file so that the connection cannot write (``mode=ro``, ``query_only``)."""
     path = sqlite_file(db)
     if path is None:
         return None
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        if read_only:
+            conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                                   isolation_level=None)
+            conn.execute("PRAGMA query_only=ON")
+        else:
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
     except sqlite3.Error:
         return None
     try:

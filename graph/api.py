@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from db.records import Edge, Measurement, Node
+from db.records import Edge, Measurement, Node, Write, added_json
 from db.session import Store
 from graph import core
 
@@ -17,8 +18,11 @@ if TYPE_CHECKING:  # writes, ingest and export import pydantic and the parsers: 
 
 
 class Graph:
-    def __init__(self, db: str | None = None, *, store: Store | None = None):
-        self.store = store or Store(db)
+    def __init__(self, db: str | None = None, *, store: Store | None = None, user: str | None = None,
+                 read_only: bool | None = None):
+        """``user``: who this graph's writes are recorded as (default ``FINDINGS_USER``, else the OS user);
+        ``read_only``: open the database so that nothing can be written (default ``FINDINGS_READ_ONLY``)."""
+        self.store = store or Store(db, user=user, read_only=read_only)
 
     # ---- writes ------------------------------------------------------------------------------
     # Each write runs through Store.run_in_transaction: one transaction, re-run from the start when it
@@ -70,6 +74,12 @@ class Graph:
         return self.store.run_in_transaction(lambda tx: exchange.import_json(tx, data))
 
     # ---- reads -------------------------------------------------------------------------------
+    def log(self, since: datetime | None = None, user: str | None = None, node: str | None = None,
+            limit: int = 50) -> list[Write]:
+        """The write log, newest first: entries at or after ``since``, by ``user``, about ``node``."""
+        with self.store.read() as tx:
+            return tx.writes(since=since, user=user, node_id=node, limit=limit)
+
     def get(self, node_id: str) -> Node:
         with self.store.read() as tx:
             return core.require_node(tx, node_id)
@@ -127,6 +137,7 @@ class Graph:
             authors = tx.edge_views([p.id for p, _ in papers], "authored_by") if papers else {}
             return NodePage(
                 node=node,
+                added=added_json(tx.added([node_id]).get(node_id), node.created_at),
                 measurements=tx.measurements_of(node_id),
                 groups=groups,
                 papers=[(p, attrs, [v.node for v in sorted(authors.get(p.id, []),
@@ -247,6 +258,7 @@ class Graph:
 @dataclass
 class NodePage:
     node: Node
+    added: dict[str, Any]  # who added the node and when: {"user", "at"} (user None: before authorship was recorded)
     measurements: list[Measurement]
     groups: list[core.NeighbourGroup]
     papers: list[tuple[Node, dict[str, Any], list[Node]]]  # (paper, extracted_from attrs, authors in order)

@@ -228,6 +228,13 @@ def load(tx: Tx, nodes: Iterable[Mapping[str, Any]] = (), edges: Iterable[EdgeSp
     for i in range(0, len(new_edges), step):  # rows built chunk by chunk: a million dicts at once is a lot
         tx.insert_edges_bulk([{"source_id": s, "type": t, "target_id": d, "attrs": a, "source": prov,
                                "created_at": now} for s, t, d, a in new_edges[i:i + step]])
+    # the write log: who added each node (what a node's page shows), and one entry for the whole load
+    # (its edges and measurements are counted there rather than logged one by one)
+    by_kind: dict[str, dict[str, str]] = {}
+    tx.log_writes_bulk([("node.add", row["id"], row["id"], by_kind.setdefault(row["kind"], {"kind": row["kind"]}))
+                        for row in node_rows])
+    tx.log_write("bulk.load", "bulk", None, {"nodes": len(ids), "edges": len(new_edges),
+                                             "measurements": len(meas_rows), "edges_skipped": skipped})
     return BulkReport(nodes=len(ids), edges=len(new_edges), measurements=len(meas_rows), edges_skipped=skipped,
                       node_ids=ids)
 

@@ -157,6 +157,7 @@ def show(tx: Tx, node_id: str) -> dict[str, Any]:
         "status": node.status,
         "attrs": node.attrs,
         "source": node.source,
+        "added": r.added_json(tx.added([node.id]).get(node.id), node.created_at),
         "measurements": [{k: v for k, v in m.to_dict().items() if k in SHOW_MEASUREMENT_FIELDS}
                          for m in tx.measurements_of(node.id)],
         "edges": [e.to_dict() for e in tx.edge_listing(node.id)],

@@ -2,7 +2,8 @@
 
 Every action is one transaction and leaves a row in ``curation_decisions`` (who, when, the score), so
 an accepted, merged or dismissed pair never comes back as a candidate (an ``unmerged`` decision
-reopens a merged pair).
+reopens a merged pair). Who: ``actor``, by default the store's user (``--user``), who is also the author
+of the write-log entries of the action.
 
 Merging ``DUP`` into ``KEEP``:
 
@@ -49,7 +50,7 @@ def _pair(tx, a: str, b: str):
     return na, nb
 
 
-def accept(graph: Graph, a: str, b: str, edge_type: str, actor: str = "cli", score: float | None = None,
+def accept(graph: Graph, a: str, b: str, edge_type: str, actor: str | None = None, score: float | None = None,
            model: str | None = None) -> dict[str, Any]:
     """Turn the candidate (a, b) into the typed edge ``a -edge_type-> b`` (vocabulary-checked)."""
     if edge_type in NOT_ACCEPTABLE:
@@ -58,7 +59,7 @@ def accept(graph: Graph, a: str, b: str, edge_type: str, actor: str = "cli", sco
 
     def body(tx) -> dict[str, Any]:
         _pair(tx, a, b)
-        edge, new = add_edge(tx, a, edge_type, b, None, {"user": actor, "via": "curation"})
+        edge, new = add_edge(tx, a, edge_type, b, None, {"user": actor or tx.user, "via": "curation"})
         did = tx.add_decision(a, b, "accepted", actor, edge_type=edge_type, score=score,
                               details={"edge_id": edge.id, "new_edge": new})
         return {"decision": did, "source": a, "type": edge_type, "target": b, "new_edge": new, "score": score}
@@ -66,7 +67,7 @@ def accept(graph: Graph, a: str, b: str, edge_type: str, actor: str = "cli", sco
     return graph.store.run_in_transaction(body)
 
 
-def dismiss(graph: Graph, a: str, b: str, actor: str = "cli", score: float | None = None,
+def dismiss(graph: Graph, a: str, b: str, actor: str | None = None, score: float | None = None,
             model: str | None = None) -> dict[str, Any]:
     """Record that (a, b) is neither a relation nor a duplicate; the pair stops being a candidate."""
     score = _score(graph, a, b, score, model)
@@ -79,7 +80,7 @@ def dismiss(graph: Graph, a: str, b: str, actor: str = "cli", score: float | Non
     return graph.store.run_in_transaction(body)
 
 
-def merge(graph: Graph, keep_id: str, dup_id: str, actor: str = "cli", score: float | None = None,
+def merge(graph: Graph, keep_id: str, dup_id: str, actor: str | None = None, score: float | None = None,
           model: str | None = None) -> dict[str, Any]:
     """Merge ``dup_id`` into ``keep_id`` (see the module docstring); reversible with :func:`unmerge`."""
     score = _score(graph, keep_id, dup_id, score, model)
@@ -105,7 +106,7 @@ def merge(graph: Graph, keep_id: str, dup_id: str, actor: str = "cli", score: fl
                 tx.repoint_edge(edge.id, new_src, new_dst)
                 moved.append({"id": edge.id, "source": edge.source_id, "type": edge.type, "target": edge.target_id,
                               "moved_source": new_src, "moved_target": new_dst})
-        dup_edge, _ = add_edge(tx, dup_id, "duplicate_of", keep_id, None, {"user": actor, "via": "curation"})
+        dup_edge, _ = add_edge(tx, dup_id, "duplicate_of", keep_id, None, {"user": actor or tx.user, "via": "curation"})
         tx.update_node(dup_id, status="merged")
         details = {"previous_status": dup.status,
                    "previous_updated_at": dup.updated_at.isoformat() if dup.updated_at else None,
@@ -117,7 +118,7 @@ def merge(graph: Graph, keep_id: str, dup_id: str, actor: str = "cli", score: fl
     return graph.store.run_in_transaction(body)
 
 
-def unmerge(graph: Graph, dup_id: str, actor: str = "cli") -> dict[str, Any]:
+def unmerge(graph: Graph, dup_id: str, actor: str | None = None) -> dict[str, Any]:
     """Undo the latest merge of ``dup_id``: its edges go back, its status returns, duplicate_of goes."""
     def body(tx) -> dict[str, Any]:
         dup = require_node(tx, dup_id)

@@ -322,7 +322,8 @@ def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, li
     """Candidates for ``node_id``: nodes with cosine ≥ ``threshold`` and no typed edge to it, best first.
 
     The node is embedded first if its vector is missing or stale; other nodes are compared as stored
-    (run :func:`graph.embeddings.embed_pending` to bring them all up to date).
+    (run :func:`graph.embeddings.embed_pending` to bring them all up to date). A read-only store embeds
+    nothing: a stale vector is used as stored, and a node without one has no candidates yet.
     """
     import numpy as np
 
@@ -336,7 +337,11 @@ def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, li
         stored = tx.embeddings(name, [node_id])
     text = node_text(node.title, node.description)
     h = text_hash(text)
-    if not stored or stored[0][2] != h:
+    if graph.store.read_only:
+        if not stored:
+            raise ValueError(f"{node_id!r} has no stored embedding yet, and the database is open read-only "
+                             "(`findings embed` computes it)")
+    elif not stored or stored[0][2] != h:
         embed_items(graph, [(node_id, text, h)], model)
     idx = vector_index(graph, model)
     if node_id not in idx.pos:  # written by another process between our check and the cache's
@@ -466,8 +471,10 @@ def semantic_search(graph: Graph, text: str, kind: str | None = None, limit: int
 
 def semantic_search_rows(graph: Graph, text: str, kind: str | None = None, limit: int = 20,
                          model: str | None = None, progress: bool = True) -> list[dict[str, Any]]:
-    """``findings search TEXT --semantic``: brings vectors up to date, then ranks by cosine."""
-    embed_pending(graph, model, progress=progress)
+    """``findings search TEXT --semantic``: brings vectors up to date (not on a read-only store: there the
+    stored vectors are ranked as they are), then ranks by cosine."""
+    if not graph.store.read_only:
+        embed_pending(graph, model, progress=progress)
     return [{"id": n.id, "kind": n.kind, "title": n.title, "score": round(s, 4)}
             for n, s in semantic_search(graph, text, kind=kind, limit=limit, model=model)]
 

@@ -9,12 +9,14 @@ from graph.ids import normalize_title
 
 
 def add_with_links(graph: Graph, data: dict[str, Any], *, paper: str | None = None,
-                   authors: list[str] | None = None, actor: str = "cli") -> str:
+                   authors: list[str] | None = None, actor: str | None = None) -> str:
     """Add a node; tie it to its paper (``extracted_from``) and its authors (``authored_by``).
 
     Authors are matched by name to existing author nodes, so one person is one node. All in one
-    transaction: if the paper id is wrong, the node is not added either.
+    transaction: if the paper id is wrong, the node is not added either. ``actor`` (default: the store's
+    user) goes into the provenance of the node and its edges.
     """
+    actor = actor or graph.store.user
     data = {**data, "source": {**data.get("source", {}), "user": actor}}
 
     def body(tx) -> str:

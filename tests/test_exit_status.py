@@ -43,6 +43,7 @@ BAD_INPUT = {
     "curate merge": [SEED_FINDING, NOPE],
     "curate unmerge": [NOPE],
     "curate dismiss": [NOPE, SEED_FINDING],
+    "log": ["--since", "last tuesday"],
 }
 
 

@@ -59,6 +59,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     "run boundless": ("seeded", BOUNDLESS),
     "run train-pricetag": ("blank", TRAIN_PRICETAG),
     "measures": ("blank", []),
+    "log": ("seeded", ["--since", "7d", "--limit", "5"]),
     "import-results": ("seeded", [str(ROOT / "examples" / "results_per_seed.csv"), "--protocol", "grant2025"]),
 }
 

@@ -5,7 +5,6 @@ model, numpy and torch load inside the commands that need them.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 
 import typer
@@ -22,10 +21,6 @@ def semantic_search_rows(graph, text: str, kind: Optional[str] = None, limit: in
     from graph.similarity import semantic_search_rows as rows
 
     return rows(graph, text, kind=kind, limit=limit, model=model)
-
-
-def _actor(actor: Optional[str]) -> str:
-    return actor or os.environ.get("USER") or "cli"
 
 
 def _match_line(m: dict[str, Any]) -> str:
@@ -139,13 +134,13 @@ def register(app: typer.Typer) -> None:
         a: str = typer.Argument(..., metavar="A"),
         b: str = typer.Argument(..., metavar="B"),
         edge_type: str = typer.Option(..., "--type", help="Edge type A --TYPE--> B (from the vocabulary)."),
-        actor: Optional[str] = typer.Option(None, "--actor", help="Who decides (default: $USER)."),
+        actor: Optional[str] = typer.Option(None, "--actor", help="Who decides (default: the --user)."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Accept a candidate as the typed edge A --TYPE--> B."""
         from graph.curation import accept
 
-        res = accept(graph_of(ctx), a, b, edge_type, actor=_actor(actor))
+        res = accept(graph_of(ctx), a, b, edge_type, actor=actor)
         if as_json:
             emit_json(res)
             return
@@ -157,13 +152,13 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         keep: str = typer.Argument(..., metavar="KEEP"),
         dup: str = typer.Argument(..., metavar="DUP"),
-        actor: Optional[str] = typer.Option(None, "--actor", help="Who decides (default: $USER)."),
+        actor: Optional[str] = typer.Option(None, "--actor", help="Who decides (default: the --user)."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Merge DUP into KEEP: DUP becomes `merged`, its edges move to KEEP (undo with `unmerge`)."""
         from graph.curation import merge
 
-        res = merge(graph_of(ctx), keep, dup, actor=_actor(actor))
+        res = merge(graph_of(ctx), keep, dup, actor=actor)
         if as_json:
             emit_json(res)
             return
@@ -174,13 +169,13 @@ def register(app: typer.Typer) -> None:
     def curate_unmerge(
         ctx: typer.Context,
         dup: str = typer.Argument(..., metavar="DUP"),
-        actor: Optional[str] = typer.Option(None, "--actor", help="Who decides (default: $USER)."),
+        actor: Optional[str] = typer.Option(None, "--actor", help="Who decides (default: the --user)."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Undo the merge of DUP: its edges and status come back."""
         from graph.curation import unmerge
 
-        res = unmerge(graph_of(ctx), dup, actor=_actor(actor))
+        res = unmerge(graph_of(ctx), dup, actor=actor)
         if as_json:
             emit_json(res)
             return
@@ -194,13 +189,13 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         a: str = typer.Argument(..., metavar="A"),
         b: str = typer.Argument(..., metavar="B"),
-        actor: Optional[str] = typer.Option(None, "--actor", help="Who decides (default: $USER)."),
+        actor: Optional[str] = typer.Option(None, "--actor", help="Who decides (default: the --user)."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Dismiss a candidate pair; it will not be proposed again."""
         from graph.curation import dismiss
 
-        res = dismiss(graph_of(ctx), a, b, actor=_actor(actor))
+        res = dismiss(graph_of(ctx), a, b, actor=actor)
         if as_json:
             emit_json(res)
             return

@@ -17,6 +17,9 @@ PAPER_LIMIT = 2000
 def add_page() -> None:
     g = c.graph()
     st.markdown("## Add to the graph")
+    if c.read_only():  # the page is not in a read-only app's navigation; a stale link still writes nothing
+        st.info("This explorer is read-only: nothing can be added here.")
+        return
     tabs = st.tabs(["Paper", "Claim", "Finding", "Edge", "Ingest a document"])
     with tabs[0]:
         _paper_form(g)
@@ -46,7 +49,7 @@ def _add(g, build: Callable[[], tuple[dict[str, Any], dict[str, Any]]]) -> None:
 
     try:
         node, links = build()
-        node_id = add_with_links(g, node, actor=c.ACTOR, **links)
+        node_id = add_with_links(g, node, **links)
     except ValueError as exc:
         c.show_error(exc)
     else:
@@ -147,7 +150,8 @@ def _edge_form(g) -> None:
         submitted = st.form_submit_button("Add edge")
     if submitted:
         try:
-            new = g.link(source.strip(), etype, target.strip(), _json_field(attrs, "Attributes"), {"user": c.ACTOR})
+            new = g.link(source.strip(), etype, target.strip(), _json_field(attrs, "Attributes"),
+                         {"user": g.store.user})
         except ValueError as exc:
             c.show_error(exc)
         else:

@@ -1,7 +1,7 @@
 """Node page (``/?node=<id>``): badges, title, description, measurements; a claim's or a published finding's
 evidence (status, groups pooled, forest plots), a run's result's verdicts, a run's configuration, findings and
 curves; provenance, the neighbourhood ranked by edge count, and similarity candidates with accept / merge /
-dismiss."""
+dismiss (not in a read-only app, which shows the candidates without them)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -99,7 +99,8 @@ def _merged_into(g, page) -> None:
     st.warning("Merged: this node is a duplicate of the node below.", icon=":material/merge:")
     for t in targets:
         c.node_link(t)
-    st.button("Unmerge", key="node_unmerge", on_click=_act, args=("unmerge", page.node.id, None, None))
+    if not c.read_only():
+        st.button("Unmerge", key="node_unmerge", on_click=_act, args=("unmerge", page.node.id, None, None))
 
 
 def _merged_measurements(g, page) -> None:
@@ -118,9 +119,10 @@ def _merged_measurements(g, page) -> None:
 
 def _provenance(node, page) -> None:
     source = node.source or {}
-    if not (page.papers or page.runs or source):
-        return
     st.markdown("#### Provenance")
+    added = page.added
+    st.caption(c.md(f"Added by {added['user'] or 'an unknown user (before authorship was recorded)'}"
+                    f" on {added['at'][:19].replace('T', ' ')} UTC"))
     for paper, edge_attrs, authors in page.papers:
         st.caption("Source paper")
         c.node_link(paper)
@@ -143,8 +145,8 @@ def _provenance(node, page) -> None:
     if source.get("document"):
         st.caption(c.md(f"Recorded from document {source['document']}"
                         + (f" ({source['format']})" if source.get("format") else "")))
-    elif source.get("user"):
-        st.caption(c.md(f"Added by {source['user']}"))
+    elif source.get("user") and source["user"] != added["user"]:
+        st.caption(c.md(f"Provenance: user {source['user']}"))
     elif source.get("run") and not page.runs:
         st.caption(c.md(f"Recorded by {source['run']}"))
 
@@ -198,7 +200,7 @@ def _similar(g, node) -> None:
                 c.node_summary(other, extra=score)
             else:
                 st.caption(c.md(f"{m.title} · {m.kind} · {score}"))
-            if other is None:
+            if other is None or c.read_only():
                 continue
             choices = c.edge_choices(node.kind, other.kind)
             with st.container(horizontal=True, gap="small", vertical_alignment="bottom"):
@@ -224,16 +226,16 @@ def _act(action: str, a: str, b: str | None, extra) -> None:
     try:
         if action == "accept":
             etype, score = extra
-            curation.accept(g, a, b, etype, c.ACTOR, score=score)
+            curation.accept(g, a, b, etype, score=score)
             msg = f"Added edge {a} —{etype}→ {b}"
         elif action == "merge":
-            curation.merge(g, a, b, c.ACTOR, score=extra)
+            curation.merge(g, a, b, score=extra)
             msg = f"Merged {b} into this node"
         elif action == "dismiss":
-            curation.dismiss(g, a, b, c.ACTOR, score=extra)
+            curation.dismiss(g, a, b, score=extra)
             msg = f"Dismissed {b}; it will not be proposed again"
         else:
-            curation.unmerge(g, a, c.ACTOR)
+            curation.unmerge(g, a)
             msg = "Unmerged"
         st.session_state["node_flash"] = ("ok", msg)
     except ValueError as exc:

@@ -12,7 +12,8 @@ from db.queries.base import TxBase, chunks
 
 
 class TableAccess(TxBase):
-    BACKUP_TABLES: tuple[str, ...] = ("nodes", "edges", "measurements", "embeddings", "curation_decisions")
+    BACKUP_TABLES: tuple[str, ...] = ("nodes", "edges", "measurements", "embeddings", "curation_decisions",
+                                      "writes")
 
     # ---- backup and restore ------------------------------------------------------------------------
     def table_columns(self, table: str) -> dict[str, str]:
@@ -40,7 +41,7 @@ class TableAccess(TxBase):
         """After inserting explicit ids on PostgreSQL, move each id sequence past the largest id."""
         if self.dialect != "postgresql":
             return  # SQLite picks max(rowid) + 1 by itself
-        for table in ("edges", "measurements", "curation_decisions"):
+        for table in ("edges", "measurements", "curation_decisions", "writes"):
             self.s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                 f"COALESCE(MAX(id), 0) + 1, false) FROM {table}"))
 

@@ -53,10 +53,12 @@ def measurement_record(row) -> r.Measurement:
 
 
 class TxBase:
-    """One transaction's session; the mixins in :mod:`db.queries` add the operations."""
+    """One transaction's session and its user (the author the write log records); the mixins in
+    :mod:`db.queries` add the operations."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, user: str | None = None):
         self.s = session
+        self.user = user
 
     @property
     def dialect(self) -> str:

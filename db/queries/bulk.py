@@ -113,6 +113,14 @@ class BulkWrites(TxBase):
     def insert_measurements_bulk(self, rows: list[dict[str, Any]]) -> None:
         self._bulk_insert("measurements", rows)
 
+    def log_writes_bulk(self, entries: list[tuple[str, str, str | None, dict[str, Any]]]) -> None:
+        """Write-log entries (action, subject, node id, details) for a bulk write, all at one time, by the
+        transaction's user."""
+        now = m.utcnow()
+        self._bulk_insert("writes", [{"at": now, "author": self.user, "action": action, "subject": subject,
+                                      "node_id": node_id, "details": details}
+                                     for action, subject, node_id, details in entries])
+
     def insert_embeddings_bulk(self, rows: list[dict[str, Any]]) -> None:
         """Insert embedding rows (node_id, model, text_hash, dim, vector, created_at) for nodes that have none."""
         self._bulk_insert("embeddings", rows)

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from db import models as m
-from db.queries.base import TxBase
+from db.queries.writes import WriteLog
 
 
-class CurationQueries(TxBase):
+class CurationQueries(WriteLog):
     # ---- embeddings ------------------------------------------------------------------------------
     def embedding_hashes(self, model: str) -> dict[str, str]:
         rows = self.s.execute(select(m.Embedding.node_id, m.Embedding.text_hash).where(m.Embedding.model == model))
@@ -44,12 +44,16 @@ class CurationQueries(TxBase):
         return [tuple(x) for x in self._rows(q.order_by(m.Embedding.node_id)).all()]
 
     # ---- curation decisions ----------------------------------------------------------------------
-    def add_decision(self, node_a: str, node_b: str, decision: str, actor: str, edge_type: str | None = None,
-                     score: float | None = None, details: dict | None = None) -> int:
+    def add_decision(self, node_a: str, node_b: str, decision: str, actor: str | None = None,
+                     edge_type: str | None = None, score: float | None = None, details: dict | None = None) -> int:
+        """Store a curator's decision; ``actor`` defaults to the transaction's user."""
+        actor = actor or self.user or "unknown"
         row = m.CurationDecision(node_a=node_a, node_b=node_b, decision=decision, actor=actor, edge_type=edge_type,
                                  score=score, details=details or {})
         self.s.add(row)
         self.s.flush()
+        self.log_write(f"curation.{decision}", f"decision:{row.id}", node_a,
+                       {"other": node_b, "edge_type": edge_type, "score": score, "actor": actor})
         return row.id
 
     def decisions(self, node_id: str | None = None, decision: str | None = None) -> list[dict]:

@@ -33,16 +33,28 @@ class EdgeQueries(NodeQueries):
                      source=source or {})
         self.s.add(row)
         self.s.flush()
+        self.log_write("edge.add", f"edge:{row.id}", source_id,
+                       {"source": source_id, "type": edge_type, "target": target_id})
         return edge_record((row.id, source_id, edge_type, target_id, row.attrs, row.source))
+
+    def _log_edge(self, action: str, edge_id: int, **extra) -> None:
+        ends = self.s.execute(select(m.Edge.source_id, m.Edge.type, m.Edge.target_id)
+                              .where(m.Edge.id == edge_id)).first()
+        if ends is not None:
+            self.log_write(action, f"edge:{edge_id}", ends[0],
+                           {"source": ends[0], "type": ends[1], "target": ends[2], **extra})
 
     def update_edge_attrs(self, edge_id: int, attrs: dict) -> None:
         self.s.execute(update(m.Edge).where(m.Edge.id == edge_id).values(attrs=attrs))
+        self._log_edge("edge.update", edge_id, fields=["attrs"])
 
     def repoint_edge(self, edge_id: int, source_id: str, target_id: str) -> None:
         """Move an edge to new endpoints, keeping its id, attrs and provenance."""
         self.s.execute(update(m.Edge).where(m.Edge.id == edge_id).values(source_id=source_id, target_id=target_id))
+        self._log_edge("edge.move", edge_id)
 
     def delete_edge(self, edge_id: int) -> None:
+        self._log_edge("edge.delete", edge_id)  # before: the entry names what was deleted
         self.s.execute(delete(m.Edge).where(m.Edge.id == edge_id))
 
     # ---- edges with both ends --------------------------------------------------------------------

@@ -7,16 +7,21 @@ from sqlalchemy import select
 
 from db import models as m
 from db import records as r
-from db.queries.base import MEASUREMENT_COLUMNS, NODE_COLUMNS, TxBase, chunks, measurement_record, node_record
+from db.queries.base import MEASUREMENT_COLUMNS, NODE_COLUMNS, chunks, measurement_record, node_record
+from db.queries.writes import WriteLog
 
 # a measured node: its node's columns, then its measurement's
 _NODE_AND_MEASUREMENT = select(*NODE_COLUMNS, *MEASUREMENT_COLUMNS).join(
     m.Measurement, m.Measurement.node_id == m.Node.id)
 
 
-class MeasurementQueries(TxBase):
+class MeasurementQueries(WriteLog):
     def add_measurement(self, node_id: str, meas: r.Measurement) -> None:
-        self.s.add(m.Measurement(node_id=node_id, **meas.to_dict()))
+        row = m.Measurement(node_id=node_id, **meas.to_dict())
+        self.s.add(row)
+        self.s.flush()
+        self.log_write("measurement.add", f"measurement:{row.id}", node_id,
+                       {"metric": meas.metric, "value": meas.value, "measure": meas.measure})
 
     def measurements_of(self, node_id: str) -> list[r.Measurement]:
         rows = self._rows(select(*MEASUREMENT_COLUMNS).where(m.Measurement.node_id == node_id)).all()

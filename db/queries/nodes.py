@@ -8,10 +8,11 @@ from sqlalchemy import func, select, update
 
 from db import models as m
 from db import records as r
-from db.queries.base import NODE_COLUMNS, TxBase, chunks, node_record
+from db.queries.base import NODE_COLUMNS, chunks, node_record
+from db.queries.writes import WriteLog
 
 
-class NodeQueries(TxBase):
+class NodeQueries(WriteLog):
     def get_node(self, node_id: str) -> r.Node | None:
         row = self._rows(select(*NODE_COLUMNS).where(m.Node.id == node_id)).first()
         return node_record(row) if row is not None else None
@@ -45,10 +46,17 @@ class NodeQueries(TxBase):
             **({"updated_at": node.updated_at} if node.updated_at else {}),
         ))
         self.s.flush()
+        self.log_write("node.add", node.id, node.id, {"kind": node.kind})
 
     def update_node(self, node_id: str, **fields: Any) -> None:
+        details: dict[str, Any] = {"fields": sorted(k for k in fields if k != "updated_at")}
+        if "status" in fields:
+            details["status"] = fields["status"]
+        if isinstance(fields.get("attrs"), dict) and "status" in fields["attrs"]:
+            details["run_status"] = fields["attrs"]["status"]  # a run's lifecycle: running, finished, failed
         fields.setdefault("updated_at", m.utcnow())
         self.s.execute(update(m.Node).where(m.Node.id == node_id).values(**fields))
+        self.log_write("node.update", node_id, node_id, details)
 
     def list_nodes(self, kind: str | None = None, status: str | None = None, limit: int | None = None,
                    offset: int = 0) -> list[r.Node]:
