@@ -141,6 +141,9 @@ def format_report(report) -> str:
     lines.append(f"cells: f = finished now, s = skipped (already recorded), x = failed; statistics are mean ± SEM "
                  f"over {pooled}; 'paper EMD' = {GRANT2025_SINKHORN}, 'Sinkhorn' = the engine's converged "
                  "debiased Sinkhorn divergence, 'exact EMD' = ot.emd2 (findings measures defines each).")
+    if c["resubmitted"] or report.abandoned:
+        lines.append(f"{c['resubmitted']} cell attempt(s) lost with a worker or node and resubmitted; "
+                     f"{len(report.abandoned)} run(s) a dead process left running recorded abandoned and run again")
     for cell in report.failed:
         lines.append(f"FAILED {cell.label} after {cell.attempts} attempt(s): {cell.error}")
     return "\n".join(lines)
