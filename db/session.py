@@ -56,7 +56,8 @@ class Store:
     - :meth:`transaction` (``with``): one write transaction whose start is retried while the database is
       busy; its body cannot be re-run, so concurrent conflicts surface as errors. Nothing is half-written.
     - :meth:`read` (``with``): a snapshot for reading (SQLite: deferred BEGIN, which neither waits for nor
-      blocks the writer; PostgreSQL: REPEATABLE READ). Do not write inside it.
+      blocks the writer; PostgreSQL: REPEATABLE READ). Do not write inside it. :meth:`run_read` (``fn(tx)``)
+      is the same snapshot for a function, re-run when the connection is lost.
 
     A value the database refuses comes out as ``ValueError``, the database unchanged.
     """
@@ -116,6 +117,16 @@ class Store:
 
         with _refusals_as_value_errors():
             return run_with_retry(once, self.retry_policy, idempotent=idempotent, reconnect=self._reached)
+
+    def run_read(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn(tx)`` in a read snapshot (as :meth:`read`), re-run from the start when the connection is
+        lost: a read may always be run again. ``fn`` must not write."""
+
+        def once() -> T:
+            with self._attempt(self._read_engine) as tx:
+                return fn(tx)
+
+        return run_with_retry(once, self.retry_policy, idempotent=True, reconnect=self._reached)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -57,9 +57,9 @@ def find_finished_run(graph: Graph, chash: str) -> Node | None:
 
 
 def runs_with_hash(graph: Graph, chash: str) -> list[Node]:
-    """Every run stored under the config hash ``chash`` (finished, failed or running)."""
-    with graph.store.read() as tx:
-        return [run for run in tx.list_nodes(kind="run") if run.attrs.get("config_hash") == chash]
+    """Every run stored under the config hash ``chash`` (finished, failed, abandoned or running)."""
+    return graph.store.run_read(lambda tx: [run for run in tx.list_nodes(kind="run")
+                                            if run.attrs.get("config_hash") == chash])
 
 
 def start_run(graph: Graph, title: str, attrs: dict[str, Any], source: dict[str, Any] | None = None) -> str:
