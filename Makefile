@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo seed test bench fuzz clean
+.PHONY: install demo seed test bench faults fuzz clean
 
 # torch is installed first and pinned: the project's range admits 2.13.0, so pip keeps it (a CPU build).
 $(VENV)/.installed: pyproject.toml
@@ -42,6 +42,11 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# a node, the driver and the database killed mid-sweep: one JSON line per scenario (minutes: not in `make test`)
+faults: install
+	bash scripts/ensure_postgres.sh
+	$(BIN)/python -m bench.faults
 
 fuzz: install
 	$(BIN)/python bench/fuzz.py

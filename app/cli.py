@@ -282,20 +282,23 @@ def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> 
         typer.echo(f"  {k:<20} {v}")
 
 
-RUN_STATUSES = ("running", "finished", "failed")
+RUN_STATUSES = ("running", "finished", "failed", "abandoned")
 
 
 @app.command("runs")
 @handles_errors
 def runs_cmd(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="running|finished|failed"),
+    status: Optional[str] = typer.Option(None, "--status", help="running|finished|failed|abandoned"),
     config_hash: Optional[str] = typer.Option(
         None, "--hash", metavar="H", help="Only runs stored under this config hash (as `findings sweep --dry-run` "
                                           "prints it)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Experiment runs, newest first, with status, duration and number of findings."""
+    """Experiment runs, newest first, with status, duration and number of findings; a run left running by
+    a process that is gone is shown abandoned."""
+    from graph.run_owner import abandoned_reason
+
     if status is not None and status not in RUN_STATUSES:
         raise ValueError(f"unknown run status {status!r}; expected one of: {', '.join(RUN_STATUSES)}")
     graph = graph_of(ctx)
@@ -308,12 +311,15 @@ def runs_cmd(
     rows = []
     for run in found:
         a = run.attrs
-        if status and a.get("status") != status:
+        abandoned = a.get("abandoned") or abandoned_reason(a)
+        shown = "abandoned" if abandoned else a.get("status")
+        if status and shown != status:
             continue
-        rows.append({"id": run.id, "title": run.title, "status": a.get("status"), "started_at": a.get("started_at"),
+        rows.append({"id": run.id, "title": run.title, "status": shown, "started_at": a.get("started_at"),
                      "ended_at": a.get("ended_at"), "duration_s": a.get("duration_s"),
                      "findings": a.get("findings", 0), "config_hash": a.get("config_hash"),
-                     "config": a.get("config", {}), "error": a.get("error")})
+                     "config": a.get("config", {}), "error": a.get("error"), "abandoned": abandoned,
+                     "heartbeat_at": a.get("heartbeat_at")})
     rows.sort(key=lambda r: r["started_at"] or "", reverse=True)
     if as_json:
         emit_json(rows)
@@ -322,7 +328,8 @@ def runs_cmd(
         typer.echo("no runs", err=True)
     for r in rows:
         dur = f"{r['duration_s']:.0f}s" if r["duration_s"] is not None else "-"
-        typer.echo(f"{r['status'] or '?':<9} {dur:>7}  {r['findings']:>3} findings  {r['id']}")
+        why = f"  ({r['abandoned']})" if r["abandoned"] else ""
+        typer.echo(f"{r['status'] or '?':<9} {dur:>7}  {r['findings']:>3} findings  {r['id']}{why}")
 
 
 # ---- writing -------------------------------------------------------------------------------------

@@ -11,10 +11,31 @@ written; run the same transaction again":
   the same slug or the same edge first. Re-running the transaction reads the committed row, so the
   slug gets its suffix (both nodes kept) and an edge is found instead of added twice.
 
+**A lost connection** (the server restarted — ``pg_ctl restart -m fast`` ends every session —, crashed,
+or the network dropped: SQLAlchemy marks the connection invalidated; psycopg reports an operational error
+with no SQLSTATE, class 08, or 57P01–57P03) is retried too, in two cases only:
+
+- *before COMMIT was sent* — connecting, or any statement of the transaction: a transaction whose
+  session dies is rolled back by the server, so nothing was written and re-running it is safe, whatever
+  it does;
+- *during COMMIT* (:class:`CommitUnknown`): the server may have committed before the connection went,
+  and nothing says whether it did. Re-running is safe only for a transaction whose caller declares it
+  **idempotent** (``run_with_retry(fn, idempotent=True)``, ``Store.run_in_transaction(fn,
+  idempotent=True)``): one that first looks for its own committed effect and does nothing when it finds
+  it. The run ledger's writes are built that way (:mod:`graph.runs`): a run is opened under a random token
+  it looks for first, finished only while it is ``running`` (a finished run returns what it holds), and
+  failed or marked abandoned only while ``running``; a heartbeat sets a time. Any other transaction
+  raises :class:`CommitUnknown` rather than risk writing twice.
+
+A restart takes seconds, not milliseconds, so connection losses are retried by time
+(``RetryPolicy.reconnect_s``, 60 s by default, back-off capped at ``reconnect_max_delay``) rather than by
+the attempt count that bounds lost races; and only once the store has reached its server at least once
+(``reconnect=False`` otherwise), so a wrong host, port or password still fails at once.
+
 The retry re-runs the caller's *whole* body — a transaction that failed has been rolled back and its
 reads may be stale — so it wraps a function, not a ``with`` block: :func:`run_with_retry`,
 :func:`retrying` and ``Store.run_in_transaction(fn)``. Anything else (a ``ValueError`` from validation,
-a foreign-key violation, a lost connection whose commit state is unknown) is raised at once.
+a foreign-key violation) is raised at once.
 """
 from __future__ import annotations
 
@@ -34,6 +55,11 @@ PG_RETRY_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock detec
 PG_UNIQUE_VIOLATION = "23505"
 # the constraints a concurrent writer can make us trip over, where re-reading resolves the conflict
 PG_RETRY_CONSTRAINTS = {"nodes_pkey", "uq_edges_source_type_target", "embeddings_pkey"}
+# psycopg's operational errors that mean the session is gone: class 08 (connection exception) and the
+# server's own shutdown codes (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now)
+PG_CONNECTION_SQLSTATES = {"57P01", "57P02", "57P03"}
+CONNECTION_LOST = "connection lost"
+COMMIT_UNKNOWN = "connection lost during commit"
 SQLITE_RETRY_UNIQUE = ("UNIQUE constraint failed: nodes.id",
                        "UNIQUE constraint failed: edges.source_id, edges.type, edges.target_id",
                        "UNIQUE constraint failed: embeddings.node_id, embeddings.model")
@@ -41,14 +67,23 @@ SQLITE_RETRY_UNIQUE = ("UNIQUE constraint failed: nodes.id",
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Up to ``attempts`` runs; before run k+1 sleep a random time in [0, min(max_delay, base·2^k)]."""
+    """Up to ``attempts`` runs; before run k+1 sleep a random time in [0, min(max_delay, base·2^k)].
+
+    A lost connection is retried while less than ``reconnect_s`` seconds have passed since the first
+    loss, sleeping as above but capped at ``reconnect_max_delay``."""
 
     attempts: int = 12
     base_delay: float = 0.01
     max_delay: float = 1.0
+    reconnect_s: float = 60.0
+    reconnect_max_delay: float = 2.0
 
-    def delay(self, failures: int) -> float:
-        return random.uniform(0, min(self.max_delay, self.base_delay * (2 ** failures)))
+    def delay(self, failures: int, cap: float | None = None) -> float:
+        return random.uniform(0, min(self.max_delay if cap is None else cap, self.base_delay * (2 ** failures)))
+
+
+class CommitUnknown(Exception):
+    """The connection was lost while COMMIT was under way: the transaction may or may not have committed."""
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -58,8 +93,29 @@ def _driver_error(exc: BaseException) -> BaseException:
     return getattr(exc, "orig", None) or exc
 
 
-def retry_reason(exc: BaseException) -> str | None:
-    """Why re-running the transaction may succeed, or None when it will not help."""
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database session is gone (a restart, a crash, a dropped connection)."""
+    if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw the DBAPI connection die
+        return True
+    err = _driver_error(exc)
+    if type(err).__module__.split(".")[0] != "psycopg":
+        return False
+    kinds = {c.__name__ for c in type(err).__mro__}
+    if "InterfaceError" in kinds:  # "the connection is closed"
+        return True
+    if "OperationalError" not in kinds:
+        return False
+    sqlstate = getattr(err, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in PG_CONNECTION_SQLSTATES
+
+
+def retry_reason(exc: BaseException, idempotent: bool = False) -> str | None:
+    """Why re-running the transaction may succeed, or None when it will not help. A lost connection
+    during COMMIT is retried only for an ``idempotent`` transaction."""
+    if isinstance(exc, CommitUnknown):
+        return COMMIT_UNKNOWN if idempotent else None
+    if connection_lost(exc):
+        return CONNECTION_LOST
     err = _driver_error(exc)
     sqlstate = getattr(err, "sqlstate", None)
     if sqlstate in PG_RETRY_SQLSTATES:
@@ -94,34 +150,47 @@ class RetryStats:
         cls.by_reason[reason] = cls.by_reason.get(reason, 0) + 1
 
 
-def run_with_retry(fn: Callable[[], T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
-    """Call ``fn()``; while it fails with a retryable database error, back off and call it again."""
+def run_with_retry(fn: Callable[[], T], policy: RetryPolicy = DEFAULT_POLICY, *, idempotent: bool = False,
+                   reconnect: bool = True) -> T:
+    """Call ``fn()``; while it fails with a retryable database error, back off and call it again.
+
+    ``idempotent``: ``fn`` may be re-run after a lost connection left its commit unknown.
+    ``reconnect``: retry lost connections at all (the store passes False until it has reached its server)."""
     failures = 0
+    lost_since: float | None = None
     while True:
         try:
             return fn()
         except Exception as exc:
-            reason = retry_reason(exc)
-            if reason is None:
+            reason = retry_reason(exc, idempotent)
+            if reason is None or (reason in (CONNECTION_LOST, COMMIT_UNKNOWN) and not reconnect):
                 raise
             failures += 1
-            if failures >= policy.attempts:
+            if reason in (CONNECTION_LOST, COMMIT_UNKNOWN):
+                lost_since = time.monotonic() if lost_since is None else lost_since
+                give_up = time.monotonic() - lost_since >= policy.reconnect_s
+                cap = policy.reconnect_max_delay
+            else:
+                give_up, cap = failures >= policy.attempts, None
+            if give_up:
                 RetryStats.exhausted += 1
                 log.warning("giving up after %d attempts: %s", failures, reason)
                 raise
             RetryStats.record(reason)
             log.debug("transaction retried (%s), attempt %d", reason, failures + 1)
-            time.sleep(policy.delay(failures - 1))
+            time.sleep(policy.delay(failures - 1, cap))
 
 
-def retrying(fn: Callable[..., T] | None = None, *, policy: RetryPolicy = DEFAULT_POLICY) -> Any:
+def retrying(fn: Callable[..., T] | None = None, *, policy: RetryPolicy = DEFAULT_POLICY,
+             idempotent: bool = False) -> Any:
     """Decorator: re-run the whole function on a retryable database error (``@retrying`` or
-    ``@retrying(policy=...)``). The function must open its own transaction, so a re-run starts afresh."""
+    ``@retrying(policy=..., idempotent=...)``). The function must open its own transaction, so a re-run starts
+    afresh."""
 
     def wrap(f: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> T:
-            return run_with_retry(lambda: f(*args, **kwargs), policy)
+            return run_with_retry(lambda: f(*args, **kwargs), policy, idempotent=idempotent)
 
         return wrapper
 

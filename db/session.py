@@ -30,7 +30,7 @@ from db.queries.edges import EdgeQueries
 from db.queries.measurements import MeasurementQueries
 from db.queries.search import SearchQueries
 from db.queries.writes import WriteLog
-from db.retry import DEFAULT_POLICY, RetryPolicy, run_with_retry
+from db.retry import DEFAULT_POLICY, CommitUnknown, RetryPolicy, connection_lost, run_with_retry
 
 T = TypeVar("T")
 
@@ -60,11 +60,13 @@ class Store:
 
     - :meth:`run_in_transaction` (``fn(tx)``): the way to write. One transaction; when it loses a race
       (SQLite busy, PostgreSQL serialization failure or deadlock, a concurrent insert of the same node id)
-      it is rolled back and ``fn`` runs again, with bounded back-off (:mod:`db.retry`).
+      or its connection before COMMIT, it is rolled back and ``fn`` runs again, with bounded back-off
+      (:mod:`db.retry`); a connection lost *during* COMMIT re-runs it only when ``idempotent=True``.
     - :meth:`transaction` (``with``): one write transaction whose start is retried while the database is
       busy; its body cannot be re-run, so concurrent conflicts surface as errors. Nothing is half-written.
     - :meth:`read` (``with``): a snapshot for reading (SQLite: deferred BEGIN, which neither waits for nor
-      blocks the writer; PostgreSQL: REPEATABLE READ). Do not write inside it.
+      blocks the writer; PostgreSQL: REPEATABLE READ). Do not write inside it. :meth:`run_read` (``fn(tx)``)
+      is the same snapshot for a function, re-run when the connection is lost.
 
     A value the database refuses comes out as ``ValueError``, the database unchanged.
 
@@ -80,6 +82,7 @@ class Store:
         self.read_only = read_only_requested(read_only)
         self.engine: Engine = get_engine(self.url, self.read_only)
         self.retry_policy = retry_policy
+        self._reached = False  # lost connections are retried only once the server has been reached
         if self.engine.dialect.name == "postgresql":
             self._read_engine = self.engine.execution_options(isolation_level=PG_READ_ISOLATION)
         else:
@@ -88,6 +91,7 @@ class Store:
             require_current_schema(self.engine)
         elif migrate:
             ensure_schema(self.engine)
+            self._reached = True
 
     @property
     def dialect(self) -> str:
@@ -95,9 +99,21 @@ class Store:
 
     @contextmanager
     def _attempt(self, engine: Engine) -> Iterator[Tx]:
-        with Session(engine, expire_on_commit=False) as session, session.begin():
+        with Session(engine, expire_on_commit=False) as session:
+            session.begin()
             session.connection()  # begin now: SQLite's BEGIN IMMEDIATE takes the write lock here
-            yield Tx(session, self.user)
+            self._reached = True
+            try:
+                yield Tx(session, self.user)
+            except BaseException:
+                session.rollback()
+                raise
+            try:
+                session.commit()
+            except Exception as exc:
+                if connection_lost(exc):  # the server may have committed before the connection went
+                    raise CommitUnknown(f"connection lost during commit: {exc}") from exc
+                raise
 
     def _refuse_if_read_only(self) -> None:
         if self.read_only:
@@ -112,8 +128,10 @@ class Store:
             raise
         return stack, tx
 
-    def run_in_transaction(self, fn: Callable[[Tx], T]) -> T:
-        """Run ``fn(tx)`` in one transaction and commit; re-run it from the start on a lost race."""
+    def run_in_transaction(self, fn: Callable[[Tx], T], *, idempotent: bool = False) -> T:
+        """Run ``fn(tx)`` in one transaction and commit; re-run it from the start on a lost race or a lost
+        connection. ``idempotent``: ``fn`` finds its own committed effect, so it may also be re-run when the
+        connection went during COMMIT (:mod:`db.retry`)."""
 
         self._refuse_if_read_only()
 
@@ -122,18 +140,29 @@ class Store:
                 return fn(tx)
 
         with _refusals_as_value_errors():
-            return run_with_retry(once, self.retry_policy)
+            return run_with_retry(once, self.retry_policy, idempotent=idempotent, reconnect=self._reached)
+
+    def run_read(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn(tx)`` in a read snapshot (as :meth:`read`), re-run from the start when the connection is
+        lost: a read may always be run again. ``fn`` must not write."""
+
+        def once() -> T:
+            with self._attempt(self._read_engine) as tx:
+                return fn(tx)
+
+        return run_with_retry(once, self.retry_policy, idempotent=True, reconnect=self._reached)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         self._refuse_if_read_only()
-        stack, tx = run_with_retry(lambda: self._enter(self.engine), self.retry_policy)
+        stack, tx = run_with_retry(lambda: self._enter(self.engine), self.retry_policy, reconnect=self._reached)
         with _refusals_as_value_errors(), stack:
             yield tx
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
-        stack, tx = run_with_retry(lambda: self._enter(self._read_engine), self.retry_policy)
+        stack, tx = run_with_retry(lambda: self._enter(self._read_engine), self.retry_policy,
+                                   reconnect=self._reached)
         with stack:
             yield tx
 

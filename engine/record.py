@@ -4,8 +4,10 @@ The engine itself knows nothing of storage; a protocol returns result objects, a
 records them through three explicit operations:
 
 * ``open`` — before any compute starts, a ``run`` node with status ``running`` (config, site, divergence
-  measure, code identity, git commit, packages, device, host and pid); returns the run id, or the finished
-  run already recorded under the same key (then nothing is opened);
+  measure, code identity, git commit, packages, device, host and pid, its owner); returns the run id, or the
+  finished run already recorded under the same key (then nothing is opened). Runs under the same key that
+  a dead process left ``running`` are first recorded ``abandoned`` (:mod:`graph.run_owner`), so their work
+  is done again;
 * ``finish`` — one finding per result through :mod:`graph.runs`, and the run marked ``finished``, in one
   transaction;
 * ``fail`` — the run marked ``failed`` with the error; no finding is written.
@@ -13,7 +15,8 @@ records them through three explicit operations:
 A ledger lives as long as the process that drives the runs (a single ``findings run`` or a whole sweep):
 entering it installs one SIGTERM handler, which raises :class:`RunInterrupted` in the main thread; leaving
 it with any exception (that one, Ctrl-C, a store error) marks every run still open ``failed``, whatever the
-order in which runs were opened and closed.
+order in which runs were opened and closed. While runs are open, a daemon thread sets their
+``heartbeat_at`` every :data:`graph.run_owner.HEARTBEAT_S` seconds, which tells other hosts the owner lives.
 
 A run's key (:func:`run_key`, stored as ``config_hash``) hashes its configuration together with the code
 identity (:mod:`engine.code_identity`): the same configuration run with the same code is not recorded
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.code_identity import code_version, git_state, installed_versions
-from graph import runs
+from graph import run_owner, runs
 from graph.api import Graph
 
 PACKAGES = ("findings-explorer", "torch", "numpy", "pot", "transformers", "sentence-transformers", "sqlalchemy")
@@ -113,13 +116,30 @@ class RunLedger:
         self._closing = False
         self._shield = 0  # > 0 while the store and this ledger's bookkeeping are being brought in step
         self._pending: int | None = None  # a signal that arrived meanwhile
+        self._stop_beating = threading.Event()
+        self._beater: threading.Thread | None = None
+        self.abandoned: list[tuple[str, str]] = []  # (run id, reason) of the runs taken over here
 
     # -- the process-wide part ------------------------------------------------------------------------
     def __enter__(self) -> RunLedger:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
             self._installed = True
+        self._stop_beating.clear()
+        self._beater = threading.Thread(target=self._beat, name="run-heartbeat", daemon=True)
+        self._beater.start()
         return self
+
+    def _beat(self) -> None:
+        """Every HEARTBEAT_S seconds, tell the store that this process's open runs are alive."""
+        while not self._stop_beating.wait(run_owner.HEARTBEAT_S):
+            open_now = list(self._open)
+            if not open_now:
+                continue
+            try:
+                runs.heartbeat(self.graph, open_now)
+            except Exception as exc:  # noqa: BLE001 - a missed beat is not fatal; the next one may pass
+                print(f"warning: run heartbeat failed: {exc}", file=sys.stderr)
 
     def _on_sigterm(self, signum: int, _frame: Any) -> None:
         if self._closing:  # already failing the open runs: let that finish
@@ -143,6 +163,7 @@ class RunLedger:
 
     def __exit__(self, exc_type, exc, _tb) -> None:
         self._closing = True
+        self._stop_beating.set()
         try:
             if self._open:
                 error = f"{exc_type.__name__}: {exc}" if exc_type else "closed without a result"
@@ -168,6 +189,9 @@ class RunLedger:
         ``identity`` replaces the engine's key, environment and source (:func:`run_key`, :func:`environment`)
         for a run of other code; without it the run is the engine's."""
         key = identity.key if identity else run_key(config)
+        for run_id, reason in runs.mark_abandoned(self.graph, key):
+            self.abandoned.append((run_id, reason))
+            print(f"run {run_id} was abandoned ({reason}); running it again", file=sys.stderr)
         existing = runs.find_finished_run(self.graph, key) if identity is None or identity.reuse else None
         if existing is not None:
             return RunHandle(None, key, existing)

@@ -6,19 +6,27 @@ measure and, for a divergence, its floor), an edge ``produced_by`` → run, the 
 is about, and the replication verdicts :mod:`graph.replication` draws against published findings — only
 like for like; the published numbers of the same experiment it was *not* compared with are kept in the
 finding's attrs (``not_compared``, each with its reason).
+
+Every write here is one transaction that may be re-run after a lost connection left its commit unknown
+(``idempotent=True``, :mod:`db.retry`): it looks for its own committed effect first. A run is created
+under a random ``run_token`` that a re-run finds; a run is finished, failed or marked abandoned only while
+it is ``running`` (finishing a finished run returns what it holds); a heartbeat sets a time. Who owns a
+running run and when it is abandoned: :mod:`graph.run_owner`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from db.records import Measurement, Node
 from db.session import Tx
-from graph import core, replication
+from graph import core, replication, run_owner
 from graph.api import Graph
+from graph.ids import base_id
 
 
 @dataclass
@@ -49,20 +57,72 @@ def find_finished_run(graph: Graph, chash: str) -> Node | None:
 
 
 def runs_with_hash(graph: Graph, chash: str) -> list[Node]:
-    """Every run stored under the config hash ``chash`` (finished, failed or running)."""
-    with graph.store.read() as tx:
-        return [run for run in tx.list_nodes(kind="run") if run.attrs.get("config_hash") == chash]
+    """Every run stored under the config hash ``chash`` (finished, failed, abandoned or running)."""
+    return graph.store.run_read(lambda tx: [run for run in tx.list_nodes(kind="run")
+                                            if run.attrs.get("config_hash") == chash])
 
 
 def start_run(graph: Graph, title: str, attrs: dict[str, Any], source: dict[str, Any] | None = None) -> str:
-    """Create the run node with status ``running`` (committed at once, so a crash leaves a trace);
-    ``source`` is its provenance (default: the engine's)."""
+    """Create the run node with status ``running`` (committed at once, so a crash leaves a trace), owned by
+    this process (:func:`graph.run_owner.this_process`); ``source`` is its provenance (default: the
+    engine's)."""
     started = now()
-    return graph.store.run_in_transaction(lambda tx: core.create_node(tx, {
-        "kind": "run", "title": title, "description": attrs.get("description", ""),
-        "attrs": {**attrs, "status": "running", "started_at": started},
-        "source": source or {"run": "engine"},
-    }))
+    token = uuid.uuid4().hex
+
+    def body(tx: Tx) -> str:
+        for nid in tx.node_ids_with_prefix(base_id("run", title)):  # a re-run after an unknown commit
+            node = tx.get_node(nid)
+            if node is not None and node.kind == "run" and node.attrs.get("run_token") == token:
+                return nid
+        return core.create_node(tx, {
+            "kind": "run", "title": title, "description": attrs.get("description", ""),
+            "attrs": {**attrs, "status": "running", "started_at": started, "heartbeat_at": started,
+                      "owner": run_owner.this_process(), "run_token": token},
+            "source": source or {"run": "engine"},
+        })
+
+    return graph.store.run_in_transaction(body, idempotent=True)
+
+
+def heartbeat(graph: Graph, run_ids: list[str]) -> list[str]:
+    """Set ``heartbeat_at`` on those of ``run_ids`` still ``running`` (one transaction); returns them."""
+    beat = now()
+
+    def body(tx: Tx) -> list[str]:
+        touched = []
+        for run_id in run_ids:
+            run = tx.get_node(run_id)
+            if run is not None and run.attrs.get("status") == "running":
+                tx.set_heartbeat(run_id, {**run.attrs, "heartbeat_at": beat})  # not in the write log
+                touched.append(run_id)
+        return touched
+
+    return graph.store.run_in_transaction(body, idempotent=True)
+
+
+def mark_abandoned(graph: Graph, chash: str) -> list[tuple[str, str]]:
+    """Record as ``abandoned`` every run under the config hash ``chash`` that :mod:`graph.run_owner` calls
+    abandoned; returns ``(run_id, reason)`` of each. The rule is checked again inside the transaction that
+    marks a run, so a run whose owner beat meanwhile is left running."""
+    marked = []
+    for run in runs_with_hash(graph, chash):
+        if run_owner.abandoned_reason(run.attrs) is None:
+            continue
+        ended = now()
+
+        def body(tx: Tx, run_id: str = run.id) -> str | None:
+            fresh = core.require_node(tx, run_id)
+            reason = run_owner.abandoned_reason(fresh.attrs)
+            if reason is None:
+                return None
+            tx.update_node(run_id, attrs={**fresh.attrs, "status": "abandoned", "abandoned": reason,
+                                          "ended_at": ended})
+            return reason
+
+        reason = graph.store.run_in_transaction(body, idempotent=True)
+        if reason is not None:
+            marked.append((run.id, reason))
+    return marked
 
 
 def fail_run(graph: Graph, run_id: str, error: str) -> bool:
@@ -78,7 +138,7 @@ def fail_run(graph: Graph, run_id: str, error: str) -> bool:
                                       "duration_s": _duration(run.attrs.get("started_at"), ended)})
         return True
 
-    return graph.store.run_in_transaction(body)
+    return graph.store.run_in_transaction(body, idempotent=True)
 
 
 def _duration(start: str | None, end: str) -> float | None:
@@ -88,13 +148,23 @@ def _duration(start: str | None, end: str) -> float | None:
 
 
 def finish_run(graph: Graph, run_id: str, results: list[Result], extra_attrs: dict | None = None) -> dict[str, Any]:
-    """Write every result as a finding with its edges and mark the run finished: one transaction."""
-    return graph.store.run_in_transaction(lambda tx: _finish(tx, run_id, results, extra_attrs))
+    """Write every result as a finding with its edges and mark the run finished: one transaction. A run
+    already finished (this same write, committed before a lost connection hid it) is returned as it is,
+    with ``already_finished``; a run no longer ``running`` otherwise (failed, abandoned) is refused."""
+    return graph.store.run_in_transaction(lambda tx: _finish(tx, run_id, results, extra_attrs), idempotent=True)
 
 
 def _finish(tx: Tx, run_id: str, results: list[Result], extra_attrs: dict | None) -> dict[str, Any]:
     report: dict[str, Any] = {"run_id": run_id, "findings": [], "replications": [], "not_compared": []}
     run = core.require_node(tx, run_id)
+    status = run.attrs.get("status")
+    if status == "finished":
+        found = tx.edges_touching(run_id, edge_type="produced_by")
+        return {**report, "findings": [e.source_id for e in found if e.target_id == run_id],
+                "already_finished": True}
+    if status != "running":
+        raise ValueError(f"run {run_id} is {status}, not running: its results are not recorded"
+                         + (f" ({run.attrs['abandoned']})" if run.attrs.get("abandoned") else ""))
     for res in results:
         fid = core.create_node(tx, {
             "kind": "finding", "title": res.title, "description": res.description,

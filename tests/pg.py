@@ -84,6 +84,13 @@ class PgServer:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         raise RuntimeError(f"pg_ctl start failed: {res.stderr.strip()} {last}")
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every session is ended, the server is back when this returns."""
+        res = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-m", "fast", "-w", "-t", "60",
+                        "restart")
+        if res.returncode != 0:
+            raise RuntimeError(f"pg_ctl restart failed: {res.stderr.strip() or res.stdout.strip()}")
+
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{dbname}"
 

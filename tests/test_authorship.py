@@ -109,6 +109,9 @@ def test_curation_and_runs_are_logged_with_their_user(store_url):
 
     h = Graph(store_url, user="erin")
     run_id = runs.start_run(h, "a run", {"config": {"x": 1}})
+    seq = max(e.seq for e in g.log())
+    assert runs.heartbeat(h, [run_id]) == [run_id] and h.get(run_id).attrs["heartbeat_at"]
+    assert [e for e in g.log() if e.seq > seq] == []  # a heartbeat is liveness, not a write in the log
     m = Measurement(metric="IIA", value=0.9, err=0.01, err_kind="sem", n=3, measure="iia_argmax")
     report = runs.finish_run(h, run_id, [runs.Result(title="IIA of the run", description="", measurement=m)])
     entries = g.log(user="erin", limit=100)

@@ -21,6 +21,8 @@ Typer reports itself (an unknown option, a missing argument).
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -65,8 +67,11 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             _dry_run(spec, graph, as_json, emit_json)
             return
-        report = run_sweep(spec, backend, graph=graph, address=address, workers=workers, retries=retries,
-                           progress=not quiet)
+        # Ray prints the cluster's error messages (a node died, a worker was killed) to stdout: while cells
+        # run, stdout goes to stderr, so stdout holds the report and nothing else
+        with contextlib.redirect_stdout(sys.stderr):
+            report = run_sweep(spec, backend, graph=graph, address=address, workers=workers, retries=retries,
+                               progress=not quiet)
         if as_json:
             emit_json(report.to_json())
         else:
@@ -141,6 +146,9 @@ def format_report(report) -> str:
     lines.append(f"cells: f = finished now, s = skipped (already recorded), x = failed; statistics are mean ± SEM "
                  f"over {pooled}; 'paper EMD' = {GRANT2025_SINKHORN}, 'Sinkhorn' = the engine's converged "
                  "debiased Sinkhorn divergence, 'exact EMD' = ot.emd2 (findings measures defines each).")
+    if c["resubmitted"] or report.abandoned:
+        lines.append(f"{c['resubmitted']} cell attempt(s) lost with a worker or node and resubmitted; "
+                     f"{len(report.abandoned)} run(s) a dead process left running recorded abandoned and run again")
     for cell in report.failed:
         lines.append(f"FAILED {cell.label} after {cell.attempts} attempt(s): {cell.error}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ import streamlit as st
 from app import components as c
 from app import plots
 from app.panels import evidence as ev_panel
+from graph.run_owner import abandoned_reason, run_status
 
 
 def _fmt(value: Any) -> str:
@@ -21,7 +22,7 @@ def _facts(run) -> list[tuple[str, Any]]:
     a = run.attrs
     config = a.get("config") if isinstance(a.get("config"), dict) else {}
     duration = f"{a['duration_s']:.1f} s" if isinstance(a.get("duration_s"), (int, float)) else None
-    return [("status", a.get("status")), ("protocol", config.get("protocol") or a.get("protocol")),
+    return [("status", run_status(a)), ("protocol", config.get("protocol") or a.get("protocol")),
             ("seeds", a.get("seeds")), ("started", a.get("started_at")), ("ended", a.get("ended_at")),
             ("duration", duration), ("code version", a.get("code_version")),
             ("git commit", (a.get("git_commit") or "")[:12] + (" (dirty)" if a.get("git_dirty") else "") or None),
@@ -38,8 +39,11 @@ def run_section(g, run) -> None:
     for i, (label, value) in enumerate(facts):
         cols[i % 4].caption(c.md(label))
         cols[i % 4].markdown(c.md(_fmt(value)))
-    if a.get("status") == "running":
+    if run_status(a) == "running":
         st.info("Running: its findings appear when it finishes (reload the page).", icon=":material/hourglass_top:")
+    elif run_status(a) == "abandoned":
+        st.warning(c.md(f"Abandoned: {a.get('abandoned') or abandoned_reason(a)}. It has no findings; a sweep or "
+                        "run of the same configuration runs it again."), icon=":material/link_off:")
     if a.get("error"):
         st.error(c.md(str(a["error"]).splitlines()[0]), icon=":material/error:")
     with st.expander("Configuration", expanded=False):

@@ -6,6 +6,7 @@ import json
 import streamlit as st
 
 from app import components as c
+from graph.run_owner import abandoned_reason, run_status
 
 LIMIT = 500
 
@@ -19,13 +20,14 @@ def runs_page() -> None:
     if not runs:
         st.info("No runs yet: start one with `findings run …`; its findings appear here and in the findings table.")
         return
-    statuses = sorted({str(r.attrs.get("status", "")) for r in runs} - {""})
+    shown = {r.id: run_status(r.attrs) for r in runs}  # "abandoned": left running by a process that is gone
+    statuses = sorted({str(v or "") for v in shown.values()} - {""})
     status = st.selectbox("Status", ["", *statuses], format_func=c.any_label, key="runs_status")
-    runs = [r for r in runs if not status or r.attrs.get("status") == status]
+    runs = [r for r in runs if not status or shown[r.id] == status]
     runs.sort(key=lambda r: str(r.attrs.get("started_at") or ""), reverse=True)
     df = pd.DataFrame([{
         "run": r.title,
-        "status": r.attrs.get("status"),
+        "status": shown[r.id],
         "started": r.attrs.get("started_at"),
         "duration_s": r.attrs.get("duration_s"),
         "device": r.attrs.get("device"),
@@ -50,6 +52,9 @@ def runs_page() -> None:
     with left:
         st.caption("Configuration")
         st.json(run.attrs.get("config", {}), expanded=True)
+        if shown[run.id] == "abandoned":
+            st.caption("Abandoned")
+            st.code(run.attrs.get("abandoned") or abandoned_reason(run.attrs) or "", language=None)
         if run.attrs.get("error"):
             st.caption("Error")
             st.code(str(run.attrs["error"]), language=None)

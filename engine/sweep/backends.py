@@ -6,7 +6,9 @@ cluster: ``auto``, ``HOST:6379`` or ``ray://HOST:10001``) or a local Ray instanc
 to 127.0.0.1. Ray is an optional extra (``findings-explorer[ray]``) and is imported only by its backend.
 
 A backend has ``slots`` (cells at a time), ``describe()``, ``submit(cell) -> handle``,
-``wait(handles, timeout) -> [(handle, Outcome)]``, ``cancel(handles)`` and ``close(abort)``.
+``wait(handles, timeout) -> [(handle, Outcome)]``, ``cancel(handles)`` and ``close(abort)``. An outcome is
+``lost`` when the machinery, not the cell, failed — a pool process or a Ray worker died, a Ray node died,
+its result was lost —, so the driver resubmits the cell elsewhere without counting it as the cell's failure.
 """
 from __future__ import annotations
 
@@ -30,10 +32,12 @@ def default_workers() -> int:
 
 @dataclass
 class Outcome:
-    """What came back for one submitted cell: ``run_cell``'s dict, or the error that lost it."""
+    """What came back for one submitted cell: ``run_cell``'s dict, or the error that lost it (``lost``: a
+    worker, a node or the result died, not the cell)."""
 
     ok: bool
     payload: dict[str, Any]
+    lost: bool = False
 
 
 class LocalBackend:
@@ -73,7 +77,7 @@ class LocalBackend:
                 out.append((fut, Outcome(result["ok"], result)))
             except BrokenProcessPool as exc:
                 broken = True
-                out.append((fut, Outcome(False, {"error": f"worker process died ({exc})"})))
+                out.append((fut, Outcome(False, {"error": f"worker process died ({exc})"}, lost=True)))
             except Exception as exc:  # e.g. the result could not be unpickled
                 out.append((fut, Outcome(False, {"error": f"{type(exc).__name__}: {exc}"})))
         if broken:  # a dead worker breaks the whole pool: start a new one for the retries
@@ -108,7 +112,7 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
         raise ValueError(f"could not connect to the Ray cluster at {address}: {exc}") from None
 
 
-def _import_ray_for(address: str | None):
+def import_ray(address: str | None):
     """Import ray; for a local instance, make it bind to 127.0.0.1 and never report usage."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     loopback = _is_loopback(address)
@@ -138,7 +142,7 @@ class RayBackend:
 
     def __init__(self, resources: Resources, address: str | None = None, workers: int | None = None,
                  runtime_env: dict[str, Any] | None = None):
-        ray = _import_ray_for(address)
+        ray = import_ray(address)
         self._ray = ray
         self._started = False
         if not ray.is_initialized():
@@ -153,7 +157,8 @@ class RayBackend:
                     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                     raise ValueError(f"could not connect to the Ray cluster at {address}: {first}") from None
             else:
-                ray.init(num_cpus=workers or default_workers(), include_dashboard=False, **options)
+                # "local": a new instance, never one that `ray start` advertised in /tmp/ray on this machine
+                ray.init(address="local", num_cpus=workers or default_workers(), include_dashboard=False, **options)
                 ip = ray.util.get_node_ip_address()
                 if not _is_loopback(ip):
                     ray.shutdown()
@@ -204,8 +209,16 @@ class RayBackend:
                 out.append((ref, Outcome(result["ok"], result)))
             except Exception as exc:  # worker or node died, task cancelled, result lost
                 first = (str(exc).strip().splitlines() or [""])[0]
-                out.append((ref, Outcome(False, {"error": f"{type(exc).__name__}: {first}"})))
+                out.append((ref, Outcome(False, {"error": f"{type(exc).__name__}: {first}"},
+                                         lost=isinstance(exc, self._lost_errors))))
         return out
+
+    @property
+    def _lost_errors(self) -> tuple[type, ...]:
+        """Ray's errors for work lost with its worker, node or object, not raised by the cell."""
+        ex = self._ray.exceptions
+        return tuple(getattr(ex, name) for name in ("WorkerCrashedError", "NodeDiedError", "LocalRayletDiedError",
+                                                     "ObjectLostError", "RaySystemError") if hasattr(ex, name))
 
     def cancel(self, handles: list) -> None:
         for ref in handles:

@@ -31,6 +31,7 @@ class Cell:
     inject_failure: bool = False  # engine.sweep.fault_injection asks this cell to raise
     status: str = "pending"  # pending | running | finished | skipped | failed
     attempts: int = 0
+    resubmits: int = 0  # attempts lost with their worker or node (not counted against retries)
     run_id: str | None = None
     error: str | None = None
     data: dict[str, Any] | None = None  # SyntheticSummary.to_json()
@@ -52,8 +53,8 @@ class Cell:
 
     def to_json(self, full: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "config_hash": self.key, **self.labels, "status": self.status,
-                               "attempts": self.attempts, "run_id": self.run_id, "error": self.error,
-                               "duration_s": self.duration_s, "host": self.host}
+                               "attempts": self.attempts, "resubmits": self.resubmits, "run_id": self.run_id,
+                               "error": self.error, "duration_s": self.duration_s, "host": self.host}
         if self.data is not None:
             if self.task == "synthetic":
                 out["train"], out["cross"] = self.data["train"], self.data["cross"]

@@ -8,7 +8,13 @@ finished before, and the driver exits with status 1.
 A cell whose key already has a finished run is skipped, and its recorded numbers appear in the summary. A
 cell's run is opened when the cell is first submitted and closed when its result arrives (cells finish in
 any order); a cell that raises is resubmitted up to ``retries`` times, then its run is marked failed with
-the error, and the other cells go on.
+the error, and the other cells go on. A cell *lost* with its worker or node (the backend says so) is
+resubmitted at once, to wherever the backend has room, without using up its retries — up to
+:data:`LOST_RESUBMITS` times, so a cell that kills every worker it lands on still ends.
+
+A driver that dies without a word (SIGKILL) leaves its open runs ``running``; started again, it skips the
+finished cells, and opening a cell's run records the dead driver's run under that key ``abandoned``
+(:mod:`graph.run_owner`) before running the cell again.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from engine.sweep.spec import SweepSpec
 from engine.sweep.summary import SweepReport
 
 Events = Callable[[str, Cell], None]
+LOST_RESUBMITS = 3
 
 
 def plan_sweep(spec: SweepSpec, graph: Any = None) -> tuple[list[Cell], int]:
@@ -46,7 +53,8 @@ def run_sweep(spec: SweepSpec, backend: str = "local", *, graph: Any = None, add
     """Run every cell of ``spec`` not already finished in ``graph``; record each result from this process.
 
     ``graph`` None runs without a store (nothing skipped, nothing recorded). ``retries`` overrides the
-    spec's. ``on_event(kind, cell)`` is called on "submitted", "finished", "retry", "failed", "skipped".
+    spec's. ``on_event(kind, cell)`` is called on "submitted", "finished", "retry", "resubmitted" (lost with
+    its worker or node), "failed", "skipped".
     Raises only for problems of the sweep itself (bad spec, backend unavailable, interruption: then every
     open run is marked failed first); a failing cell is retried, then reported in ``report.failed``.
     """
@@ -73,7 +81,10 @@ def run_sweep(spec: SweepSpec, backend: str = "local", *, graph: Any = None, add
         with RunLedger(graph) if graph is not None else nullcontext() as ledger:
             runner = make_backend(backend, spec, address=address, workers=workers)
             report.backend = runner.describe()
-            _Loop(runner, ledger, retries, emit, _Bar(len(queue), progress)).run(queue)
+            try:
+                _Loop(runner, ledger, retries, emit, _Bar(len(queue), progress)).run(queue)
+            finally:
+                report.abandoned = list(ledger.abandoned) if ledger is not None else []
     report.wall_time_s = round(time.perf_counter() - start, 2)
     return report
 
@@ -135,7 +146,14 @@ class _Loop:
             self._show(advance=1)
             return
         cell.error = outcome.payload.get("error") or "unknown error"
-        if cell.attempts <= self.retries:
+        if outcome.lost and cell.resubmits < LOST_RESUBMITS:  # not the cell's failure: run it elsewhere
+            cell.status = "pending"
+            cell.resubmits += 1
+            queue.appendleft(cell)
+            self.retried += 1
+            self.emit("resubmitted", cell)
+            return
+        if cell.attempts - cell.resubmits <= self.retries:
             cell.status = "pending"
             queue.append(cell)
             self.retried += 1

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.sweep.cells import Cell
@@ -17,6 +17,7 @@ class SweepReport:
     duplicates: int
     wall_time_s: float = 0.0
     recorded: bool = True
+    abandoned: list[tuple[str, str]] = field(default_factory=list)  # runs a dead driver left, taken over here
 
     def counts(self) -> dict[str, int]:
         out = {s: 0 for s in ("finished", "skipped", "failed", "pending")}
@@ -24,6 +25,8 @@ class SweepReport:
             out[c.status] = out.get(c.status, 0) + 1
         out["cells"] = len(self.cells)
         out["duplicates_merged"] = self.duplicates
+        out["resubmitted"] = sum(c.resubmits for c in self.cells)  # lost with a worker or node, run elsewhere
+        out["retried"] = sum(max(0, c.attempts - 1 - c.resubmits) for c in self.cells)  # the cell itself failed
         return out
 
     @property
@@ -40,6 +43,7 @@ class SweepReport:
     def to_json(self, full: bool = False) -> dict[str, Any]:
         return {"name": self.spec.name, "task": self.spec.task, **self.backend, "recorded": self.recorded,
                 "wall_time_s": self.wall_time_s, "counts": self.counts(), "groups": self.groups(),
+                "abandoned": [{"run_id": rid, "reason": why} for rid, why in self.abandoned],
                 "cells": [c.to_json(full) for c in self.cells], "spec": self.spec.model_dump(mode="json")}
 
 

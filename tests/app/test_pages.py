@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
 from graph import curation, similarity
 from tests.conftest import ROOT, SEED_FINDING, use_copy
+from tests.test_faults import dead_pid
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 CL_IIA = "finding:modified-cl-loss-achieves-iia-of-0-9988-0-0005-on-synthetic-10-class-dataset-training-test-sets"
@@ -234,6 +236,14 @@ def test_runs_page(db, graph):
     table = at.dataframe(key="runs_table").value
     assert list(table["status"]) == ["finished"] and table.iloc[0]["duration_s"] == 41.5
     assert '"loss": "cl"' in table.iloc[0]["config"]
+    # a run left running by a process that is gone shows as abandoned, here and on its page
+    left = graph.add_node({"kind": "run", "title": "synthetic10 DAS linear seed 1", "attrs": {
+        "status": "running", "started_at": "2025-01-02T00:00:00+00:00", "host": socket.gethostname(),
+        "pid": dead_pid()}})
+    table = on_page(app(), "runs").dataframe(key="runs_table").value
+    assert list(table["status"]) == ["abandoned", "finished"]
+    shown = texts(app(node=left))
+    assert "its owner, pid" in shown and "It has no findings" in shown
 
 
 def test_run_page_shows_its_record_verdicts_and_curves(db, graph):
