@@ -126,10 +126,24 @@ def ingest(
         return
     if fmt != "auto" and fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected auto or one of: {', '.join((*FORMATS, *PAPER_FORMATS))}")
-    _print_report(graph_of(ctx).ingest_paths(list(paths), fmt), as_json)
+    suffixes = PAPER_SUFFIXES if fmt == "auto" else {}
+    papers = {p: suffixes[p.suffix.lower()] for p in paths if p.suffix.lower() in suffixes}
+    if not papers:
+        _print_report(graph_of(ctx).ingest_paths(list(paths), fmt), as_json)
+        return
+    # auto with .bib / .jsonl files: the documents first (one transaction), then each paper file in its batches
+    from graph.ingest import IngestReport
+
+    g = graph_of(ctx)
+    documents = [p for p in paths if p not in papers]
+    report = g.ingest_paths(documents, fmt) if documents else IngestReport()
+    for path, paper_fmt in papers.items():
+        report.absorb(g.ingest_papers([path], paper_fmt))
+    _print_report(report, as_json)
 
 
 PAPER_FORMATS = ("bibtex", "arxiv-snapshot")  # many papers per file: graph.papers, in batches
+PAPER_SUFFIXES = {".bib": "bibtex", ".bibtex": "bibtex", ".jsonl": "arxiv-snapshot"}  # read so under --format auto
 
 
 def _print_report(report, as_json: bool) -> None:

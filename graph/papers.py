@@ -256,8 +256,13 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
         return []
     targets = _resolve(tx, batch)
     stored = tx.get_nodes({t for t in targets if t is not None})
-    # a stored paper keeps its authors; one without any gets the record's
-    with_authors = set(tx.edge_views(list(stored), "authored_by")) if stored else set()
+    # a stored paper keeps its authors; one without any gets those of the first record that is it
+    claimed = set(tx.edge_views(list(stored), "authored_by")) if stored else set()
+    gets_authors: set[int] = set()
+    for i, target in enumerate(targets):
+        if target is None or target not in claimed:
+            gets_authors.add(i)
+            claimed.add(target)
 
     new_nodes: list[dict[str, Any]] = []
     new_index: list[int] = []
@@ -276,8 +281,7 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
         report.nodes_added += len(made)
 
     # authors and categories: stored ones by name, the rest created once
-    author_names = {normalize_title(a): a for i, rec in enumerate(batch)
-                    if targets[i] is None or targets[i] not in with_authors for a in rec.authors}
+    author_names = {normalize_title(a): a for i in sorted(gets_authors) for a in batch[i].authors}
     cat_names = {normalize_title(c): c for rec in batch for c in rec.categories}
     people = _named_nodes(tx, "author", author_names.values())
     cats = _named_nodes(tx, "category", cat_names.values())
@@ -295,7 +299,7 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
     identifiers: list[tuple[str, str, str]] = []  # (scheme, value, paper id)
     for i, rec in enumerate(batch):
         pid = ids[i]
-        if targets[i] is None or targets[i] not in with_authors:
+        if i in gets_authors:
             edges += [(pid, "authored_by", people[normalize_title(a)], {"position": p})
                       for p, a in enumerate(rec.authors)]
         edges += [(pid, "in_category", cats[normalize_title(c)], dict(CATEGORY_EDGE)) for c in rec.categories]
@@ -330,10 +334,7 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
             upsert_papers(tx, [_copy(x) for x in batch], provenance, part)
             return part
 
-        part = store.run_in_transaction(body)
-        report.nodes_added += part.nodes_added
-        report.nodes_updated += part.nodes_updated
-        report.edges_added += part.edges_added
+        report.absorb(store.run_in_transaction(body))
 
     batch: list[PaperRecord] = []
     for rec, warnings in stream:

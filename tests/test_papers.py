@@ -359,3 +359,52 @@ def test_arxiv_takes_no_other_fields_and_the_fetcher_is_injectable(seeded_db):
     assert rec.arxiv_id == "2511.04638" and rec.authors[0] == "Satchel Grant"
     with pytest.raises(ValueError, match="not an Atom feed"):
         parse_feed(b"<html>", "2511.04638")
+
+
+def test_auto_reads_bib_and_jsonl_files_by_their_suffix(tmp_path):
+    snap = write_lines(tmp_path / "snap.jsonl", [snapshot_obj("2401.00001", "A snapshot paper")])
+    seed_doc = Path(__file__).parent.parent / "seeds" / "002_3391b5c7fdc478f8.txt"
+    result = runner.invoke(app, ["ingest", str(SCHOLAR), str(snap), str(seed_doc), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["files"] == ["002_3391b5c7fdc478f8.txt", "scholar_export.bib", "snap.jsonl"]
+    g = Graph(str(tmp_path / "findings.db"))
+    titles = {n.title for n in g.nodes(kind="paper")}
+    assert {"A snapshot paper", "How to use and interpret activation patching"} <= titles
+
+
+def test_ingest_and_add_paper_arxiv_import_no_torch(tmp_path, arxiv_server):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from app.cli import main\n"
+        f"for argv in (['ingest', {str(SCHOLAR)!r}, '--format', 'bibtex'],\n"
+        "             ['add', 'paper', '--arxiv', '2511.04638']):\n"
+        "    sys.argv = ['findings', *argv]\n"
+        "    try:\n        main()\n    except SystemExit as exc:\n        assert not exc.code, exc.code\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent, env={**os.environ, "FINDINGS_DB": str(tmp_path / "x.db")})
+    assert "HEAVY []" in proc.stderr, proc.stderr
+    assert arxiv_server == ["2511.04638"]
+
+
+def test_two_records_of_one_stored_paper_in_a_batch_fill_it_once(tmp_path):
+    g = Graph(str(tmp_path / "o.db"))
+    g.add_node({"kind": "paper", "title": "Stored", "attrs": {"arxiv_id": "2401.00001", "doi": "10.1000/s"}})
+    bib = tmp_path / "r.bib"
+    bib.write_text("@misc{a, title={Preprint title}, author={Ann Smith and Bo Jones}, eprint={2401.00001},"
+                   " archivePrefix={arXiv}, year=2024}\n"
+                   "@article{b, title={Journal title}, author={Cy Doe}, doi={10.1000/S}, journal={J}, month=may,"
+                   " year=2025}\n", encoding="utf-8")
+    report = g.ingest_papers([bib], "bibtex")
+    (paper,) = g.nodes(kind="paper")
+    shown = g.show(paper.id)
+    assert [e["node"]["title"] for e in shown["edges"] if e["type"] == "authored_by"] == ["Ann Smith", "Bo Jones"]
+    assert {k: shown["attrs"][k] for k in ("bibtex_key", "year", "venue", "month")} == \
+        {"bibtex_key": "a", "year": 2024, "venue": "J", "month": 5}
+    assert report.nodes_added == 2 and report.nodes_updated == 2  # two authors; the paper filled twice
