@@ -113,15 +113,37 @@ def seed(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=
 def ingest(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Documents to ingest."),
-    fmt: str = typer.Option("auto", "--format", help="auto|finding-page|paper-card|paper-page|abstract-dump"),
+    fmt: str = typer.Option("auto", "--format", help="auto|finding-page|paper-card|paper-page|abstract-dump|"
+                                                     "bibtex|arxiv-snapshot"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Ingest documents (finding pages, reproducibility cards, paper pages, abstract dumps)."""
+    """Ingest documents (finding pages, reproducibility cards, paper pages, abstract dumps) or papers
+    (BibTeX files, arXiv metadata snapshots)."""
     from graph.parsers import FORMATS
 
+    if fmt in PAPER_FORMATS:
+        _print_report(graph_of(ctx).ingest_papers(list(paths), fmt), as_json)
+        return
     if fmt != "auto" and fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; expected auto or one of: {', '.join(FORMATS)}")
-    _print_report(graph_of(ctx).ingest_paths(list(paths), fmt), as_json)
+        raise ValueError(f"unknown format {fmt!r}; expected auto or one of: {', '.join((*FORMATS, *PAPER_FORMATS))}")
+    suffixes = PAPER_SUFFIXES if fmt == "auto" else {}
+    papers = {p: suffixes[p.suffix.lower()] for p in paths if p.suffix.lower() in suffixes}
+    if not papers:
+        _print_report(graph_of(ctx).ingest_paths(list(paths), fmt), as_json)
+        return
+    # auto with .bib / .jsonl files: the documents first (one transaction), then each paper file in its batches
+    from graph.ingest import IngestReport
+
+    g = graph_of(ctx)
+    documents = [p for p in paths if p not in papers]
+    report = g.ingest_paths(documents, fmt) if documents else IngestReport()
+    for path, paper_fmt in papers.items():
+        report.absorb(g.ingest_papers([path], paper_fmt))
+    _print_report(report, as_json)
+
+
+PAPER_FORMATS = ("bibtex", "arxiv-snapshot")  # many papers per file: graph.papers, in batches
+PAPER_SUFFIXES = {".bib": "bibtex", ".bibtex": "bibtex", ".jsonl": "arxiv-snapshot"}  # read so under --format auto
 
 
 def _print_report(report, as_json: bool) -> None:
@@ -379,8 +401,19 @@ def add_paper(
     author: list[str] = typer.Option([], "--author", help="An author (repeat for several)."),
     year: Optional[int] = typer.Option(None, "--year"),
     from_file: Optional[Path] = typer.Option(None, "--from-file", help="YAML or JSON with the node's fields."),
+    arxiv: Optional[str] = typer.Option(None, "--arxiv", metavar="ID",
+                                        help="Fetch the paper from the arXiv API (2401.01234, hep-th/9901001)."),
 ) -> None:
-    """Add a paper (with its authors); prints the new id."""
+    """Add a paper (with its authors); prints its id. With --arxiv, from the arXiv API: a paper already
+    held (same arXiv id, DOI, or title and first author) is filled in, never duplicated."""
+    if arxiv is not None:
+        if title is not None or description or author or year is not None or from_file is not None:
+            raise ValueError("--arxiv takes the paper's fields from arXiv: give it alone")
+        paper_id, done = graph_of(ctx).add_arxiv_paper(arxiv)
+        typer.echo(paper_id)
+        typer.echo({"added": "added", "updated": "already held; filled in what it lacked",
+                    "unchanged": "already held; nothing to add"}[done], err=True)
+        return
     _add(ctx, "paper", title, description, from_file, None, {"attrs": {"year": year} if year else None}, author)
 
 

@@ -1,11 +1,12 @@
-"""Fuzz benchmark: every document parser and the JSON import at 2,000 generated cases each, on both stores.
+"""Fuzz benchmark: every document parser, the paper formats (BibTeX, arXiv snapshot) and the JSON import at
+2,000 generated cases each, on both stores.
 
     python -m bench.fuzz            # or: python bench/fuzz.py [extra pytest args]
 
-Runs the fuzz tests of tests/test_reliability.py with ``HYPOTHESIS_PROFILE=bench`` (random, not
-derandomized, 2,000 examples per test) and prints, per test: cases tried, rejected (each checked to
-leave the store byte-for-byte unchanged), accepted, and a total. ``--all`` also runs the concurrency
-and kill tests and prints their figures. Exit status is pytest's.
+Runs the fuzz tests of tests/test_reliability.py and tests/test_papers_fuzz.py with
+``HYPOTHESIS_PROFILE=bench`` (random, not derandomized, 2,000 examples per test) and prints, per test: cases
+tried, rejected (each checked to leave the store byte-for-byte unchanged), accepted, and a total. ``--all``
+also runs the concurrency and kill tests and prints their figures. Exit status is pytest's.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, "HYPOTHESIS_PROFILE": "bench", "FINDINGS_RELIABILITY_STATS": str(stats)}
         select = [] if run_all else ["-k", "fuzz"]
         cmd = [sys.executable, "-m", "pytest", "-p", "tests.pg", "-q", "-p", "no:cacheprovider",
-               "tests/test_reliability.py", *select, *extra]
+               "tests/test_reliability.py", "tests/test_papers_fuzz.py", *select, *extra]
         print("$", " ".join(cmd), flush=True)
         rc = subprocess.call(cmd, cwd=ROOT, env=env)
         rows = [json.loads(x) for x in stats.read_text().splitlines()] if stats.exists() else []

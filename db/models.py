@@ -134,3 +134,20 @@ class Write(Base):
         Index("ix_writes_subject", "subject", "action"),
         Index("ix_writes_node_id", "node_id"),
     )
+
+
+class Identifier(Base):
+    """An external identifier of a node (``arxiv`` 2401.01234, ``doi`` 10.1000/xyz): how a paper met again in
+    another file or on arXiv is recognised by an indexed lookup, not by a scan of JSON attrs (migration 0009).
+
+    ``(scheme, value)`` is the primary key: one identifier names one node. Values are stored normalised
+    (an arXiv id without its version, a DOI lower-cased without its resolver prefix).
+    """
+
+    __tablename__ = "identifiers"
+
+    scheme: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False)
+
+    __table_args__ = (Index("ix_identifiers_node_id", "node_id"),)

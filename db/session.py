@@ -27,6 +27,7 @@ from db.queries.admin import TableAccess
 from db.queries.bulk import BulkWrites
 from db.queries.curation import CurationQueries
 from db.queries.edges import EdgeQueries
+from db.queries.identifiers import IdentifierQueries
 from db.queries.measurements import MeasurementQueries
 from db.queries.search import SearchQueries
 from db.queries.writes import WriteLog
@@ -35,9 +36,11 @@ from db.retry import DEFAULT_POLICY, CommitUnknown, RetryPolicy, connection_lost
 T = TypeVar("T")
 
 
-class Tx(EdgeQueries, SearchQueries, MeasurementQueries, CurationQueries, BulkWrites, TableAccess, WriteLog):
+class Tx(EdgeQueries, SearchQueries, MeasurementQueries, CurationQueries, BulkWrites, TableAccess, WriteLog,
+         IdentifierQueries):
     """One transaction's worth of store operations (nodes and edges, measurements, keyword search,
-    embeddings and curation decisions, bulk writes, whole-table access, the write log)."""
+    embeddings and curation decisions, bulk writes, whole-table access, the write log, external
+    identifiers)."""
 
 
 @contextmanager

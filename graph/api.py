@@ -58,6 +58,54 @@ class Graph:
 
         return self.ingest_texts([(read_document(p), Path(p).name) for p in paths], fmt)
 
+    def ingest_papers(self, paths: list[str | Path], fmt: str) -> IngestReport:
+        """Ingest bibliographies (``bibtex``) or arXiv metadata snapshots (``arxiv-snapshot``): papers with
+        their authors and categories, each paper once (:mod:`graph.papers`). A BibTeX file is read whole; a
+        snapshot is streamed. Records are written in batches, each one transaction."""
+        from graph.ingest import IngestReport
+        from graph.papers import ingest_records
+
+        report = IngestReport()
+        for path in paths:
+            name = Path(path).name
+            if fmt == "bibtex":
+                from graph.ingest import read_document
+                from graph.parsers.bibtex import parse_bibtex
+
+                records, warnings = parse_bibtex(read_document(path), name)
+                report.warnings.extend(warnings)
+                stream = ((rec, []) for rec in records)
+            elif fmt == "arxiv-snapshot":
+                from graph.parsers.arxiv_snapshot import iter_snapshot
+
+                stream = iter_snapshot(path, name)
+            else:
+                raise ValueError(f"unknown paper format {fmt!r}; expected bibtex or arxiv-snapshot")
+            report.files.append(name)
+            ingest_records(self.store, stream, {"document": name, "format": fmt}, report)
+        return report
+
+    def add_arxiv_paper(self, arxiv_id: str, fetch=None) -> tuple[str, str]:
+        """The paper with this arXiv id, fetched from the arXiv API (:mod:`graph.arxiv`; ``fetch`` replaces
+        the HTTP GET) and written with its authors and categories; a paper already held with the same arXiv
+        id, DOI or title and first author is filled in, never duplicated. Returns (paper id, "added" |
+        "updated" | "unchanged"). Nothing is written when the API cannot be reached."""
+        from graph.arxiv import fetch_paper
+        from graph.ingest import IngestReport
+        from graph.papers import _copy, upsert_papers
+
+        record = fetch_paper(arxiv_id, fetch)
+        provenance = {"arxiv": record.arxiv_id, "user": self.store.user}
+
+        def body(tx) -> tuple[str, str]:
+            report = IngestReport()
+            ((paper_id, new),) = upsert_papers(tx, [_copy(record)], provenance, report)
+            if new:
+                return paper_id, "added"
+            return paper_id, "updated" if report.nodes_updated or report.edges_added else "unchanged"
+
+        return self.store.run_in_transaction(body)
+
     def bulk_load(self, nodes: Iterable[dict[str, Any]] = (), edges: Iterable[Any] = (), *,
                   provenance: dict | None = None, parse_text: bool = True) -> BulkReport:
         """Many nodes and edges at once, checked by the same rules as :meth:`add_node` and :meth:`link`,

@@ -2,9 +2,10 @@
 
 A backup holds every row of every graph table — nodes (with provenance and timestamps), edges (with
 their ids, attrs and provenance), measurements, stored embeddings (model, text hash, dimension, and the
-vector itself as base64), curation decisions and the write log — read in one snapshot, so a backup taken while others
-write is still a consistent graph. Timestamps are written in UTC; the file names the schema revision
-and carries a SHA-256 of its tables, so a damaged or truncated file is refused instead of half-loaded.
+vector itself as base64), curation decisions, the write log and external identifiers — read in one
+snapshot, so a backup taken while others write is still a consistent graph. Timestamps are written in
+UTC; the file names the schema revision and carries a SHA-256 of its tables, so a damaged or truncated
+file is refused instead of half-loaded.
 A name ending in ``.gz`` is gzip-compressed; restore recognises gzip by its content, not its name.
 
 Restore goes into an *empty* database (it refuses otherwise: merging two graphs is ``findings import``),
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 FORMAT = "findings-backup"
 VERSION = 1
-TABLES = ("nodes", "edges", "measurements", "embeddings", "curation_decisions", "writes")  # parents first
+TABLES = ("nodes", "edges", "measurements", "embeddings", "curation_decisions", "writes",
+          "identifiers")  # parents first
 _TOP_KEYS = {"format", "version", "schema_revision", "created_at", "source_dialect", "counts", "checksum", "tables"}
 
 

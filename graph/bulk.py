@@ -223,6 +223,12 @@ def load(tx: Tx, nodes: Iterable[Mapping[str, Any]] = (), edges: Iterable[EdgeSp
     tx.tune_for_bulk()
     tx.insert_nodes_bulk(node_rows)
     tx.insert_measurements_bulk(meas_rows)
+    papers = [row for row in node_rows if row["kind"] == "paper" and row["attrs"]]
+    if papers:  # their arXiv ids and DOIs, indexed as graph.core.create_node indexes them
+        from graph.identifiers import identifiers_in
+
+        tx.add_identifiers((scheme, value, row["id"])
+                           for row in papers for scheme, value in identifiers_in(row["attrs"]))
     prov = dict(provenance or {})
     step = 50_000
     for i in range(0, len(new_edges), step):  # rows built chunk by chunk: a million dicts at once is a lot

@@ -62,6 +62,10 @@ def create_node(tx: Tx, node: NodeIn | dict, *, node_id: str | None = None, pref
         measurements = parse_measurements(node.title) or parse_measurements(node.description)
     for meas in measurements:
         tx.add_measurement(node_id, meas)
+    if node.kind == "paper":  # its arXiv id and DOI, indexed: how the paper is recognised when met again
+        from graph.identifiers import identifiers_in
+
+        tx.add_identifiers((scheme, value, node_id) for scheme, value in identifiers_in(node.attrs))
     return node_id
 
 

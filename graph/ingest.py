@@ -31,6 +31,14 @@ class IngestReport:
         return {"files": self.files, "nodes_added": self.nodes_added, "nodes_updated": self.nodes_updated,
                 "edges_added": self.edges_added, "warnings": self.warnings}
 
+    def absorb(self, other: IngestReport) -> None:
+        """Add ``other``'s files, counts and warnings to this report."""
+        self.files += other.files
+        self.nodes_added += other.nodes_added
+        self.nodes_updated += other.nodes_updated
+        self.edges_added += other.edges_added
+        self.warnings += other.warnings
+
 
 def _match_by_authors_year(tx: Tx, draft: NodeDraft) -> r.Node | None:
     authors = [normalize_title(a) for a in draft.attrs.get("authors", [])]

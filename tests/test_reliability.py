@@ -456,19 +456,9 @@ SEED_LINES = sorted({line for t in SEED_TEXTS for line in t.splitlines()})
 SEED_OF_FORMAT = dict(zip(FORMATS, SEED_TEXTS))  # seeds 000..003 are one document of each format, in order
 
 
-@st.composite
-def documents(draw, fmt: str = "auto") -> str:
-    """Text near the real formats: a seed document (mostly one of ``fmt``) mutated line by line, seed lines
-    shuffled among random ones, or plain random text."""
-    shape = draw(st.integers(0, 7))
-    if shape == 0:
-        return draw(st.text(max_size=300))
-    if shape == 1:
-        parts = st.one_of(st.sampled_from(SEED_LINES), st.text(max_size=80))
-        return "\n".join(draw(st.lists(parts, max_size=40)))
-    own = SEED_OF_FORMAT.get(fmt)
-    base = own if own is not None and shape > 2 else draw(st.sampled_from(SEED_TEXTS))
-    lines = base.splitlines()
+def mutate_lines(draw, lines: list[str], pool: list[str]) -> list[str]:
+    """Up to four line faults of real files (drops, repeats, cuts, swaps, splices, junk), with lines drawn
+    from ``pool`` or random text inserted."""
     for _ in range(draw(st.integers(0, 4))):
         if not lines:
             break
@@ -481,17 +471,33 @@ def documents(draw, fmt: str = "auto") -> str:
         elif op == "dup":
             lines.insert(i, lines[i])
         elif op == "insert":
-            lines.insert(i, draw(st.one_of(st.sampled_from(SEED_LINES), st.text(max_size=60))))
+            lines.insert(i, draw(st.one_of(st.sampled_from(pool), st.text(max_size=60))))
         elif op == "cut":
             lines[i] = lines[i][:draw(st.integers(0, max(0, len(lines[i]))))]
         elif op == "swap":
             j = draw(st.integers(0, len(lines) - 1))
             lines[i], lines[j] = lines[j], lines[i]
         elif op == "splice":
-            lines[i] = lines[i] + draw(st.sampled_from(SEED_LINES))
+            lines[i] = lines[i] + draw(st.sampled_from(pool))
         else:
             pos = draw(st.integers(0, len(lines[i])))
             lines[i] = lines[i][:pos] + draw(st.text(min_size=1, max_size=8)) + lines[i][pos:]
+    return lines
+
+
+@st.composite
+def documents(draw, fmt: str = "auto") -> str:
+    """Text near the real formats: a seed document (mostly one of ``fmt``) mutated line by line, seed lines
+    shuffled among random ones, or plain random text."""
+    shape = draw(st.integers(0, 7))
+    if shape == 0:
+        return draw(st.text(max_size=300))
+    if shape == 1:
+        parts = st.one_of(st.sampled_from(SEED_LINES), st.text(max_size=80))
+        return "\n".join(draw(st.lists(parts, max_size=40)))
+    own = SEED_OF_FORMAT.get(fmt)
+    base = own if own is not None and shape > 2 else draw(st.sampled_from(SEED_TEXTS))
+    lines = mutate_lines(draw, base.splitlines(), SEED_LINES)
     text = "\n".join(lines)
     if draw(st.integers(0, 3)) == 0:
         text = text[:draw(st.integers(0, len(text)))]

@@ -13,7 +13,7 @@ from db.queries.base import TxBase, chunks
 
 class TableAccess(TxBase):
     BACKUP_TABLES: tuple[str, ...] = ("nodes", "edges", "measurements", "embeddings", "curation_decisions",
-                                      "writes")
+                                      "writes", "identifiers")
 
     # ---- backup and restore ------------------------------------------------------------------------
     def table_columns(self, table: str) -> dict[str, str]:

@@ -1,0 +1,354 @@
+"""Papers from where they live: records from arXiv, BibTeX files and metadata snapshots, written as paper
+nodes with their authors (``authored_by``) and arXiv categories (``in_category``), each paper once.
+
+A :class:`PaperRecord` is what every source is turned into (:mod:`graph.parsers.bibtex`,
+:mod:`graph.parsers.arxiv_snapshot`, :mod:`graph.arxiv`). :func:`upsert_papers` writes a batch of them in
+the caller's transaction. A record is the paper the graph already holds when, in this order:
+
+1. they share the arXiv id (versions aside),
+2. they share the DOI,
+3. they have the same normalised title and the same first author (surname, accents and case aside; a
+   stored paper without authors matches on its title), and no arXiv id or DOI that differs.
+
+Identifier lookups are indexed reads of table ``identifiers`` and titles an indexed read of
+``(kind, title_norm)``, one query per 500 records, so a batch costs a few queries whatever the graph's size.
+A known paper is filled in, never overwritten: an empty abstract, missing attrs, identifiers, categories,
+and its authors when it has none. Authors and categories are recognised by kind and normalised name, as
+the other parsers' are. New papers, authors, categories and edges go in through :func:`graph.bulk.load`
+(the same checks as one-at-a-time writes; one ``node.add`` log entry per node, one ``bulk.load`` entry
+for the edges). Records that repeat within a batch are merged first, so a file that lists a paper twice
+writes it once.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graph.ids import normalize_title
+from graph.identifiers import normalize_arxiv_id, normalize_doi
+
+if TYPE_CHECKING:
+    from db import records as r
+    from db.session import Tx
+    from graph.ingest import IngestReport
+
+MAX_TITLE = 4000  # graph.schemas.NodeIn
+MAX_ABSTRACT = 100_000
+MAX_NAME = 300
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CATEGORY = re.compile(r"[a-z][a-z\-]*(?:\.[A-Za-z\-]{1,12})?")  # cs.LG, hep-th, math.AG, q-bio.NC
+CATEGORY_ATTRS = {"taxonomy": "arxiv"}  # as graph.parsers.paper_page writes arXiv categories
+CATEGORY_EDGE = {"confidence": 1.0, "taxonomy": "arxiv"}
+
+
+def clean(text: Any) -> str:
+    """One line of text: control characters and runs of whitespace become one space."""
+    return " ".join(_CONTROL.sub(" ", str(text)).split()) if text is not None else ""
+
+
+@dataclass
+class PaperRecord:
+    """One paper as a source gives it; ``where`` names it in warnings ("refs.bib line 12")."""
+
+    title: str
+    authors: list[str] = field(default_factory=list)  # "First Last", in order
+    abstract: str = ""
+    categories: list[str] = field(default_factory=list)  # arXiv categories, primary first
+    arxiv_id: str | None = None  # normalised (graph.identifiers)
+    doi: str | None = None  # normalised
+    attrs: dict[str, Any] = field(default_factory=dict)  # published, updated, year, venue, journal_ref, …
+    where: str = ""
+
+
+def make_record(where: str, title: Any, authors: Iterable[Any] = (), abstract: Any = "",
+                categories: Iterable[Any] = (), arxiv_id: Any = None, doi: Any = None,
+                attrs: dict[str, Any] | None = None) -> tuple[PaperRecord | None, list[str]]:
+    """A checked record and the warnings about what of it could not be placed; no record (and a warning
+    saying why) when it has no usable title."""
+    warnings: list[str] = []
+    title = clean(title)
+    if not title:
+        return None, [f"{where}: no title; entry skipped"]
+    if len(title) > MAX_TITLE:
+        return None, [f"{where}: title longer than {MAX_TITLE} characters; entry skipped"]
+    names: list[str] = []
+    for name in authors:
+        name = clean(name)
+        if not name:
+            continue
+        if len(name) > MAX_NAME:
+            warnings.append(f"{where}: author name longer than {MAX_NAME} characters left out")
+            continue
+        if normalize_title(name) not in {normalize_title(n) for n in names}:
+            names.append(name)
+    abstract = clean(abstract)
+    if len(abstract) > MAX_ABSTRACT:
+        warnings.append(f"{where}: abstract cut to {MAX_ABSTRACT} characters")
+        abstract = abstract[:MAX_ABSTRACT]
+    cats: list[str] = []
+    for cat in categories:
+        cat = clean(cat)
+        if not cat:
+            continue
+        if not _CATEGORY.fullmatch(cat):
+            warnings.append(f"{where}: could not read category {cat[:40]!r}")
+        elif cat not in cats:
+            cats.append(cat)
+    arxiv = None
+    if arxiv_id not in (None, ""):
+        arxiv = normalize_arxiv_id(clean(arxiv_id))
+        if arxiv is None:
+            warnings.append(f"{where}: not an arXiv id: {clean(arxiv_id)[:40]!r}")
+    norm_doi = None
+    if doi not in (None, ""):
+        norm_doi = normalize_doi(clean(doi))
+        if norm_doi is None:
+            warnings.append(f"{where}: not a DOI: {clean(doi)[:60]!r}")
+    extra = {k: v for k, v in (attrs or {}).items() if v not in (None, "", [], {})}
+    return PaperRecord(title, names, abstract, cats, arxiv, norm_doi, extra, where), warnings
+
+
+def surname_key(name: str) -> str:
+    """The last word of a name, accents and case dropped: "Jörg Müller" and "J. Muller" both give "muller"."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    words = re.findall(r"[a-z0-9]+", text)
+    return words[-1] if words else ""
+
+
+def _attrs_of(rec: PaperRecord) -> dict[str, Any]:
+    attrs = dict(rec.attrs)
+    if rec.arxiv_id:
+        attrs["arxiv_id"] = rec.arxiv_id
+    if rec.doi:
+        attrs["doi"] = rec.doi
+    return attrs
+
+
+def _absorb(into: PaperRecord, other: PaperRecord) -> None:
+    """Fill ``into`` with what ``other`` (the same paper, met later in the batch) adds."""
+    into.arxiv_id = into.arxiv_id or other.arxiv_id
+    into.doi = into.doi or other.doi
+    into.abstract = into.abstract or other.abstract
+    into.authors = into.authors or other.authors
+    into.categories += [c for c in other.categories if c not in into.categories]
+    for k, v in other.attrs.items():
+        into.attrs.setdefault(k, v)
+
+
+def _merge_batch(records: list[PaperRecord]) -> list[PaperRecord]:
+    """The batch with repeats merged (same arXiv id, DOI, or title and first author)."""
+    out: list[PaperRecord] = []
+    keys: dict[tuple[str, str], int] = {}
+    for rec in records:
+        mine = _keys(rec)
+        hit = next((keys[k] for k in mine if k in keys), None)
+        if hit is not None and _compatible(out[hit], rec):
+            _absorb(out[hit], rec)
+            mine = _keys(out[hit])
+        else:
+            hit = len(out)
+            out.append(rec)
+        for k in mine:
+            keys.setdefault(k, hit)
+    return out
+
+
+def _keys(rec: PaperRecord) -> list[tuple[str, str]]:
+    keys = []
+    if rec.arxiv_id:
+        keys.append(("arxiv", rec.arxiv_id))
+    if rec.doi:
+        keys.append(("doi", rec.doi))
+    keys.append(("title", f"{normalize_title(rec.title)}\x00{surname_key(rec.authors[0]) if rec.authors else ''}"))
+    return keys
+
+
+def _compatible(a: PaperRecord, b: PaperRecord) -> bool:
+    """No identifier that says they are different papers."""
+    return not ((a.arxiv_id and b.arxiv_id and a.arxiv_id != b.arxiv_id) or (a.doi and b.doi and a.doi != b.doi))
+
+
+# ---- resolving a batch against the store ---------------------------------------------------------
+def _live(tx: Tx, node_ids: set[str]) -> dict[str, str]:
+    """Each id -> the node that stands for it now: a merged paper's ``duplicate_of`` target."""
+    nodes = tx.get_nodes(node_ids)
+    merged = [i for i, n in nodes.items() if n.status == "merged"]
+    out = {i: i for i in nodes}
+    if merged:
+        for src, views in tx.edge_views(merged, "duplicate_of").items():
+            out[src] = views[0].node.id
+    return out
+
+
+def _resolve(tx: Tx, batch: list[PaperRecord]) -> list[str | None]:
+    """For each record, the id of the stored paper it is, or None."""
+    by_arxiv = tx.nodes_by_identifier("arxiv", [x.arxiv_id for x in batch if x.arxiv_id])
+    by_doi = tx.nodes_by_identifier("doi", [x.doi for x in batch if x.doi])
+    found: list[str | None] = []
+    pending: list[int] = []
+    for i, rec in enumerate(batch):
+        hit = by_arxiv.get(rec.arxiv_id or "") or by_doi.get(rec.doi or "")
+        found.append(hit)
+        if hit is None:
+            pending.append(i)
+    if pending:
+        titles = tx.nodes_by_titles("paper", [normalize_title(batch[i].title) for i in pending])
+        candidates = {n.id for ns in titles.values() for n in ns}
+        firsts: dict[str, str] = {}
+        held: dict[str, dict[str, str]] = {}
+        if candidates:
+            for pid, views in tx.edge_views(candidates, "authored_by").items():
+                first = min(views, key=lambda v: (v.edge.attrs.get("position", 1_000_000), v.edge.id))
+                firsts[pid] = surname_key(first.node.title)
+            held = tx.identifiers_of(candidates)
+        for i in pending:
+            rec = batch[i]
+            mine = surname_key(rec.authors[0]) if rec.authors else ""
+            for node in titles.get(normalize_title(rec.title), []):
+                ids = held.get(node.id, {})
+                if (rec.arxiv_id and ids.get("arxiv") not in (None, rec.arxiv_id)) or \
+                        (rec.doi and ids.get("doi") not in (None, rec.doi)):
+                    continue
+                theirs = firsts.get(node.id)
+                if theirs is None or not mine or theirs == mine:
+                    found[i] = node.id
+                    break
+    live = _live(tx, {f for f in found if f is not None})
+    return [live.get(f) if f is not None else None for f in found]
+
+
+def _named_nodes(tx: Tx, kind: str, names: Iterable[str]) -> dict[str, str]:
+    """normalised name -> id of the stored ``kind`` node with that name (a live one where there is one)."""
+    out: dict[str, str] = {}
+    for norm, nodes in tx.nodes_by_titles(kind, {normalize_title(n) for n in names}).items():
+        live = [n for n in nodes if n.status != "merged"]
+        out[norm] = (live or nodes)[0].id
+    return out
+
+
+# ---- writing --------------------------------------------------------------------------------------
+def _fill(tx: Tx, node: r.Node, rec: PaperRecord) -> bool:
+    """Fill what the stored paper lacks from ``rec`` (and ``node`` with it, for a later record of the same
+    batch that is the same paper); whether anything changed."""
+    changes: dict[str, Any] = {}
+    if not node.description and rec.abstract:
+        changes["description"] = node.description = rec.abstract
+    new_attrs = {k: v for k, v in _attrs_of(rec).items() if k not in node.attrs}
+    if new_attrs:
+        changes["attrs"] = node.attrs = {**node.attrs, **new_attrs}
+    if changes:
+        tx.update_node(node.id, **changes)
+    return bool(changes)
+
+
+def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any],
+                  report: IngestReport) -> list[tuple[str, bool]]:
+    """Write ``records`` (one batch) in the caller's transaction; count into ``report``; return, for each
+    record left after merging repeats, in batch order, (its paper's id, whether the paper is new)."""
+    from graph import bulk
+
+    batch = _merge_batch(records)
+    if not batch:
+        return []
+    targets = _resolve(tx, batch)
+    stored = tx.get_nodes({t for t in targets if t is not None})
+    # a stored paper keeps its authors; one without any gets those of the first record that is it
+    claimed = set(tx.edge_views(list(stored), "authored_by")) if stored else set()
+    gets_authors: set[int] = set()
+    for i, target in enumerate(targets):
+        if target is None or target not in claimed:
+            gets_authors.add(i)
+            claimed.add(target)
+
+    new_nodes: list[dict[str, Any]] = []
+    new_index: list[int] = []
+    for i, (rec, target) in enumerate(zip(batch, targets)):
+        if target is None:
+            new_nodes.append({"kind": "paper", "title": rec.title, "description": rec.abstract,
+                              "attrs": _attrs_of(rec), "source": provenance})
+            new_index.append(i)
+        else:
+            report.nodes_updated += _fill(tx, stored[target], rec)
+    ids: list[str] = list(targets)  # type: ignore[arg-type]
+    if new_nodes:
+        made = bulk.load(tx, nodes=new_nodes, parse_text=False).node_ids
+        for i, nid in zip(new_index, made):
+            ids[i] = nid
+        report.nodes_added += len(made)
+
+    # authors and categories: stored ones by name, the rest created once
+    author_names = {normalize_title(a): a for i in sorted(gets_authors) for a in batch[i].authors}
+    cat_names = {normalize_title(c): c for rec in batch for c in rec.categories}
+    people = _named_nodes(tx, "author", author_names.values())
+    cats = _named_nodes(tx, "category", cat_names.values())
+    extra = [{"kind": "author", "title": name, "source": provenance}
+             for norm, name in author_names.items() if norm not in people]
+    extra += [{"kind": "category", "title": name, "attrs": dict(CATEGORY_ATTRS), "source": provenance}
+              for norm, name in cat_names.items() if norm not in cats]
+    if extra:
+        made = bulk.load(tx, nodes=extra, parse_text=False).node_ids
+        for spec, nid in zip(extra, made):
+            (people if spec["kind"] == "author" else cats)[normalize_title(spec["title"])] = nid
+        report.nodes_added += len(made)
+
+    edges: list[tuple[str, str, str, dict[str, Any]]] = []
+    identifiers: list[tuple[str, str, str]] = []  # (scheme, value, paper id)
+    for i, rec in enumerate(batch):
+        pid = ids[i]
+        if i in gets_authors:
+            edges += [(pid, "authored_by", people[normalize_title(a)], {"position": p})
+                      for p, a in enumerate(rec.authors)]
+        edges += [(pid, "in_category", cats[normalize_title(c)], dict(CATEGORY_EDGE)) for c in rec.categories]
+        if rec.arxiv_id:
+            identifiers.append(("arxiv", rec.arxiv_id, pid))
+        if rec.doi:
+            identifiers.append(("doi", rec.doi, pid))
+    if stored:  # identifiers new to stored papers (bulk.load indexed the new papers' own)
+        tx.add_identifiers(x for x in identifiers if x[2] in stored)
+        present = tx.existing_edges([e[:3] for e in edges if e[0] in stored])
+        edges = [e for e in edges if e[:3] not in present]
+    if edges:
+        done = bulk.load(tx, edges=edges, provenance=provenance)
+        report.edges_added += done.edges
+    return [(pid, target is None) for pid, target in zip(ids, targets)]
+
+
+# ---- files ----------------------------------------------------------------------------------------
+BATCH = 2000  # records per transaction
+
+
+def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]], provenance: dict[str, Any],
+                   report: IngestReport, batch_size: int = BATCH) -> None:
+    """Write the records of ``stream`` in batches of ``batch_size``, each batch one transaction of
+    ``store``; warnings go into ``report``. Earlier batches stay written if a later one fails; running the
+    same file again then adds only what is missing."""
+    from graph.ingest import IngestReport
+
+    def flush(batch: list[PaperRecord]) -> None:
+        def body(tx) -> IngestReport:
+            part = IngestReport()  # fresh per attempt: a transaction that lost a race runs again
+            upsert_papers(tx, [_copy(x) for x in batch], provenance, part)
+            return part
+
+        report.absorb(store.run_in_transaction(body))
+
+    batch: list[PaperRecord] = []
+    for rec, warnings in stream:
+        report.warnings.extend(warnings)
+        if rec is not None:
+            batch.append(rec)
+        if len(batch) >= batch_size:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+
+
+def _copy(rec: PaperRecord) -> PaperRecord:
+    """A record a batch may merge into without changing the caller's."""
+    return PaperRecord(rec.title, list(rec.authors), rec.abstract, list(rec.categories), rec.arxiv_id, rec.doi,
+                       dict(rec.attrs), rec.where)
