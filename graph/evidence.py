@@ -168,6 +168,14 @@ def _quantity(m: Measurement) -> dict[str, Any]:
             "conditions": {k: m.conditions[k] for k in keys if k in m.conditions}}
 
 
+def quantity_label(q: dict[str, Any]) -> str:
+    """A group's quantity in one line (metric · measure · method · dataset · split · conditions), as the CLI
+    and the app print it."""
+    cond = ", ".join(f"{k}={v}" for k, v in q["conditions"].items())
+    return " · ".join(str(x) for x in (q["metric"], q["measure"] or "measure not stated", q["method"], q["dataset"],
+                                       q["split"], cond) if x)
+
+
 def _key(q: dict[str, Any]) -> str:
     return json.dumps({k: (str(v).lower() if isinstance(v, str) else v) for k, v in q.items()}, sort_keys=True,
                       default=str)

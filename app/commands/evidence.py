@@ -31,12 +31,6 @@ def _pm(value: float, err: float | None) -> str:
     return f"{value:.4g}" if err is None else f"{value:.4g} ± {err:.2g}"
 
 
-def _quantity(q: dict[str, Any]) -> str:
-    cond = ", ".join(f"{k}={v}" for k, v in q["conditions"].items())
-    return " · ".join(str(x) for x in (q["metric"], q["measure"] or "measure not stated", q["method"], q["dataset"],
-                                       q["split"], cond) if x)
-
-
 def _source(s: dict[str, Any]) -> str:
     if s["kind"] == "run":
         seeds = s.get("seeds")
@@ -59,12 +53,12 @@ def _how(m: dict[str, Any]) -> str:
 
 def render(data: dict[str, Any]) -> list[str]:
     """The human-readable evidence: status and counts, then each group with its measurements and pool."""
-    from graph.evidence import Status
+    from graph.evidence import Status, quantity_label
 
     out = [f"[{data['kind']}] {data['title']}", f"id: {data['id']}",
            f"status: {Status(data['status'], data['counts']).text()}", f"rule: {data['rule']}"]
     for g in data["groups"]:
-        out += ["", _quantity(g["quantity"])]
+        out += ["", quantity_label(g["quantity"])]
         for m in g["measurements"]:
             err = f" ({m['err_kind']}" + (f", n={m['n']}" if m.get("n") else "") + ")" if m["err_kind"] else ""
             out.append(f"  {m['origin']:<9} {_pm(m['value'], m['err'])}{err}  {_source(m['source'])}  {_how(m)}")

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import components as c
 from app import plots
+from graph.evidence import quantity_label
 
 
 GROUPS_SHOWN = 4  # groups drawn in full; the others are picked one at a time
@@ -21,12 +22,6 @@ def load(g, node) -> dict[str, Any] | None:
         return g.evidence(node.id)
     except ValueError:
         return None
-
-
-def quantity_text(q: dict[str, Any]) -> str:
-    cond = ", ".join(f"{k}={v}" for k, v in q["conditions"].items())
-    return " · ".join(str(x) for x in (q["metric"], q["measure"] or "measure not stated", q["method"], q["dataset"],
-                                       q["split"], cond) if x)
 
 
 def counts_text(ev: dict[str, Any]) -> str:
@@ -79,7 +74,7 @@ def pooled_text(p: dict[str, Any]) -> str:
 
 
 def show_group(group: dict[str, Any], key: str, highlight: frozenset[str] = frozenset()) -> None:
-    st.markdown("**" + c.md(quantity_text(group["quantity"])) + "**")
+    st.markdown("**" + c.md(quantity_label(group["quantity"])) + "**")
     st.dataframe(_table(group), hide_index=True, key=f"{key}_table",
                  column_config={"SE": st.column_config.NumberColumn("SE", format="%.3g"),
                                 "finding": st.column_config.TextColumn("finding", width="medium"),
@@ -116,7 +111,7 @@ def evidence_section(ev: dict[str, Any]) -> None:
     if len(groups) > GROUPS_SHOWN:  # a claim tested many ways: the rest one at a time, so the page stays quick
         more = list(range(GROUPS_SHOWN, len(groups)))
         pick = st.selectbox(f"{len(more)} more groups", more, key="evidence_more",
-                            format_func=lambda i: f"{quantity_text(groups[i]['quantity'])} "
+                            format_func=lambda i: f"{quantity_label(groups[i]['quantity'])} "
                                                   f"({len(groups[i]['measurements'])} measurements)")
         with st.container(border=True, key="evidence_group_more"):
             show_group(groups[pick], f"ev{pick}")
