@@ -5,8 +5,8 @@ Two protocols, named in every config and finding: ``grant2025`` is the paper's c
 ``engine`` is this project's (below). Both measure every registered divergence with its floor
 (:func:`engine.metrics.measure_divergences`), so either can be read in the paper's measure or in ours.
 
-The engine protocol. For each seed: draw training data (100 samples per class) and an independent held-out draw, train one
-10-class probed MLP on the training draw (shared by both tasks of the partition and by every loss and
+The engine protocol. For each seed: draw training data (100 samples per class) and an independent held-out
+draw, train one 10-class probed MLP on the training draw (shared by both tasks of the partition and by every loss and
 map). For each direction (task1→task2, task2→task1): draw training interventions on the first task, train
 an alignment map (:mod:`engine.training`), then measure it on held-out interventions of the same task
 ("train") and of the other task ("cross"): IIA and the divergences between intervened and native vectors on
@@ -37,6 +37,7 @@ from engine.losses import DEFAULT_CL_WEIGHT, LOSSES
 from engine.metrics import EMD_MAX_POINTS, REFERENCES, SINKHORN_MAX_POINTS
 from engine.results import PROTOCOLS, EvalResult, RunResult, SyntheticConfig, SyntheticSummary
 from engine.synthetic import PARTITIONS, TASK_ALIASES, check_classifier_ties
+from engine.threads import one_thread, one_thread_for_good
 from engine.training import TrainConfig
 
 DIRECTIONS = (("task1", "task2"), ("task2", "task1"))
@@ -291,18 +292,6 @@ def _draw_class_matched(ts, gen):
     return out
 
 
-def _pool_init() -> None:
-    """One thread per worker for torch and for numpy/scipy's BLAS: the workers already fill the cores, and
-    threaded OpenBLAS made the divergence's L-BFGS-B steps many times slower on a loaded machine."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    global _BLAS_LIMIT
-    _BLAS_LIMIT = threadpool_limits(limits=1)
-
-
-_BLAS_LIMIT = None  # kept alive for the worker's lifetime
 
 
 def run_synthetic_many(configs: Iterable[SyntheticConfig], workers: int = 1,
@@ -330,16 +319,17 @@ def run_synthetic_many(configs: Iterable[SyntheticConfig], workers: int = 1,
     bar = tqdm(total=total, desc="synthetic runs", disable=not progress, file=sys.stderr)
 
     if workers == 1:
-        for key in keys:
-            _, state, accuracy = _classifier_job(key)
-            val_acc[key] = accuracy
-            bar.update(1)
-            for i, c, seed, d in jobs_by_key[key]:
-                results[i].append(_alignment_job(c, seed, d, state, accuracy))
+        with one_thread():  # the same numbers as in a pool process
+            for key in keys:
+                _, state, accuracy = _classifier_job(key)
+                val_acc[key] = accuracy
                 bar.update(1)
+                for i, c, seed, d in jobs_by_key[key]:
+                    results[i].append(_alignment_job(c, seed, d, state, accuracy))
+                    bar.update(1)
     else:
         ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pool_init) as pool:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=one_thread_for_good) as pool:
             pending = {pool.submit(_classifier_job, key): ("clf", None) for key in keys}
             try:
                 while pending:

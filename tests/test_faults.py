@@ -293,3 +293,44 @@ def test_a_sweep_through_ray_client_records_every_cell_with_the_local_numbers(tm
         there = stored[cell.key]["summary"]
         for split in ("train", "cross"):
             assert there[split] == here[split]
+
+
+class _FlakyClientRay:
+    """``ray.init`` as a Ray Client whose head fails to start the session's server ``fails`` times."""
+
+    def __init__(self, fails: int, error: type[Exception] = ConnectionAbortedError):
+        self.fails, self.error, self.inits, self.shutdowns = fails, error, 0, 0
+
+    def init(self, address, **options):
+        self.inits += 1
+        if self.inits <= self.fails:
+            raise self.error("Initialization failure from server:\nTraceback (most recent call last):\n"
+                             "  File \"proxier.py\", line 770, in Datapath\nRuntimeError: Starting Ray client "
+                             "server failed. See ray_client_server_23000.err for detailed logs.\n")
+
+    def shutdown(self):
+        self.shutdowns += 1
+
+
+def test_a_ray_client_session_whose_server_failed_to_start_is_asked_for_again(monkeypatch):
+    from engine.sweep import backends
+
+    monkeypatch.setattr(backends.time, "sleep", lambda s: None)
+    ray = _FlakyClientRay(fails=2)
+    backends._connect(ray, "ray://127.0.0.1:10001", {})
+    assert (ray.inits, ray.shutdowns) == (3, 2)
+
+    ray = _FlakyClientRay(fails=99)
+    with pytest.raises(ValueError) as err:
+        backends._connect(ray, "ray://127.0.0.1:10001", {})
+    assert ray.inits == backends.CLIENT_INIT_ATTEMPTS
+    message = str(err.value)
+    assert "\n" not in message and "(after 3 sessions)" in message
+    assert "Starting Ray client server failed" in message  # the server's reason, not only "Initialization failure"
+
+    # only that failure, and only through Ray Client: anything else is reported at once
+    for address, error in (("127.0.0.1:6379", ConnectionAbortedError), ("ray://127.0.0.1:10001", ConnectionError)):
+        ray = _FlakyClientRay(fails=1, error=error)
+        with pytest.raises(ValueError, match="could not connect"):
+            backends._connect(ray, address, {})
+        assert ray.inits == 1

@@ -308,3 +308,24 @@ def test_boundless_cells_give_the_same_numbers_on_local_and_ray_and_are_recorded
     again = run_sweep(spec, "local", graph=local_graph, workers=2, progress=False)
     assert again.counts()["skipped"] == 4 and again.groups() == [
         dict(g, finished=0, skipped=g["finished"]) for g in local.groups()]
+
+
+CELL_NUMBERS = """
+import json, sys
+from engine.sweep import expand, parse_spec, run_cell
+cell = expand(parse_spec({"grid": {"loss": ["das"], "seeds": [0]}, "settings": %(settings)r}))[0][0]
+print(json.dumps(run_cell(cell.config)["data"]["train"], sort_keys=True))
+"""
+
+
+def test_a_cell_gives_the_same_numbers_whatever_threads_its_process_started_with(tmp_path):
+    """A cell in the caller's own process (numeric libraries at their default threads) equals the same cell in
+    a process started with one thread everywhere (a Ray worker, a pool process), to the last digit."""
+    script = tmp_path / "cell.py"
+    script.write_text(CELL_NUMBERS % {"settings": MINIMAL}, encoding="utf-8")
+    free = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                               "MKL_NUM_THREADS")}
+    single = {**free, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = [subprocess.run([sys.executable, str(script)], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=300, check=True).stdout for env in (free, single)]
+    assert out[0] == out[1] and json.loads(out[0])

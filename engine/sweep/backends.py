@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +136,42 @@ def import_ray(address: str | None):
     return ray
 
 
+CLIENT_INIT_ATTEMPTS = 3  # a Ray Client session whose server side failed to start is asked for again (Ray 2.60 here)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for a failed ``ray.init``: the exception's first line, and for a Ray Client session the
+    server's own last line (its message is a server-side traceback)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    return lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
+
+
+def _connect(ray: Any, address: str, options: dict[str, Any]) -> None:
+    """``ray.init(address)``, or a one-line ValueError. Through Ray Client (``ray://``) the head's proxy starts
+    a server process per session, and that start can fail on a busy head (the process exits before it
+    listens, leaving an empty log; seen here on a loaded 2-core machine, 2 sessions of 9): nothing of the
+    session exists yet, so asking for a new one is safe. Such a failure is retried, at most
+    ``CLIENT_INIT_ATTEMPTS`` sessions in all; every other failure is reported at once."""
+    attempts = CLIENT_INIT_ATTEMPTS if address.startswith("ray://") else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address, **options)
+            return
+        except Exception as exc:  # ConnectionError, AuthenticationError, a bad runtime_env, ...
+            server_side = isinstance(exc, ConnectionAbortedError) and "Initialization failure" in str(exc)
+            if server_side and attempt < attempts:
+                try:
+                    ray.shutdown()
+                except Exception:  # noqa: BLE001 - nothing was connected; the next attempt starts clean
+                    pass
+                time.sleep(1.0 * attempt)
+                continue
+            tried = f" (after {attempt} sessions)" if attempt > 1 else ""
+            raise ValueError(f"could not connect to the Ray cluster at {address}{tried}: {_reason(exc)}") from None
+
+
 class RayBackend:
     """One Ray task per cell, with the spec's resources declared per task."""
 
@@ -151,11 +188,7 @@ class RayBackend:
                 options.update(log_to_driver=False, configure_logging=False)
             if address is not None:
                 _check_reachable(address)
-                try:
-                    ray.init(address=address, **options)
-                except Exception as exc:  # ConnectionError, AuthenticationError, a bad runtime_env, ...
-                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                    raise ValueError(f"could not connect to the Ray cluster at {address}: {first}") from None
+                _connect(ray, address, options)
             else:
                 # "local": a new instance, never one that `ray start` advertised in /tmp/ray on this machine
                 ray.init(address="local", num_cpus=workers or default_workers(), include_dashboard=False, **options)

@@ -8,6 +8,7 @@ import traceback
 from typing import Any
 
 from engine.sweep.fault_injection import raise_if_injected
+from engine.threads import one_thread, one_thread_for_good
 
 
 def run_cell(config: Any, inject_failure: bool = False) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def run_cell(config: Any, inject_failure: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
     try:
         raise_if_injected(inject_failure)
-        with _one_blas_thread():
+        with one_thread():
             if isinstance(config, dict) and config.get("task") == "boundless":
                 from engine.sweep.boundless import run_boundless_cell
 
@@ -37,26 +38,6 @@ def run_cell(config: Any, inject_failure: bool = False) -> dict[str, Any]:
     return out
 
 
-def _one_blas_thread():
-    """Limit numpy/scipy's BLAS to one thread for a cell (torch is limited by the protocol itself).
-
-    One thread per cell makes the numbers independent of the machine, and it is much faster when cells
-    already fill the cores: the divergence's L-BFGS-B calls ran 15× slower with OpenBLAS's default threads
-    on a loaded 2-core machine.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # a transitive dependency (scikit-learn); worker_init's env vars still apply
-        from contextlib import nullcontext
-
-        return nullcontext()
-    return threadpool_limits(limits=1)
-
-
 def worker_init() -> None:
-    """Initializer of a local pool process: one thread for every numeric library."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")  # effective for libraries not loaded yet in this worker
-    import torch
-
-    torch.set_num_threads(1)
+    """Initializer of a local pool process: one thread for every numeric library, for good."""
+    one_thread_for_good()
