@@ -23,6 +23,7 @@ from db.location import HEAD_REVISION, sqlite_file
 from db.records import EvidenceEdge, Origin, added_json
 
 WORD = re.compile(r"\w+", re.UNICODE)
+_ENDS = (("out", "source_id", "target_id"), ("in", "target_id", "source_id"))  # direction, this end, other end
 BUSY_TIMEOUT_S = 30.0
 # in db.records.Measurement order, so both read paths print the same JSON
 SHOW_MEASUREMENT_FIELDS = ("metric", "value", "err", "err_kind", "n", "split", "dataset", "method", "conditions",
@@ -82,8 +83,9 @@ class SqliteReader:
         finally:
             self.conn.close()
 
-    def show(self, node_id: str) -> dict[str, Any]:
-        """What :func:`graph.core.show` returns: the node, its measurements and its edges."""
+    def show(self, node_id: str, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+        """What :func:`graph.core.show` returns: the node, its measurements and its edges (all, or with
+        ``limit`` a page of each group and the groups' counts)."""
         row = self.conn.execute("SELECT id, kind, title, description, status, attrs, source, created_at FROM nodes "
                                 "WHERE id = :id", {"id": node_id}).fetchone()
         if row is None:
@@ -100,8 +102,14 @@ class SqliteReader:
                 meas[key] = _json(meas[key])
             meas["floor"] = json.loads(meas["floor"]) if meas["floor"] else None  # SQL NULL or JSON null
             measurements.append(meas)
+        data = {"id": nid, "kind": kind, "title": title, "description": description, "status": status,
+                "attrs": _json(attrs), "source": _json(source), "added": added_json(entry, created_at),
+                "measurements": measurements}
+        if limit is not None:
+            data["edges"], data["groups"] = self._edge_pages(nid, limit, offset)
+            return data
         briefs = []
-        for direction, here, there in (("out", "source_id", "target_id"), ("in", "target_id", "source_id")):
+        for direction, here, there in _ENDS:
             # column names come from the fixed tuple above, never from input
             for edge_id, etype, eattrs, oid, okind, otitle in self.conn.execute(
                     f"SELECT e.id, e.type, e.attrs, n.id, n.kind, n.title FROM edges e "
@@ -110,10 +118,31 @@ class SqliteReader:
                     "type": etype, "direction": direction, "node": {"id": oid, "kind": okind, "title": otitle},
                     "attrs": _json(eattrs)}))
         briefs.sort(key=lambda b: b[0])  # edge order; a self-loop: out, then in
-        return {"id": nid, "kind": kind, "title": title, "description": description, "status": status,
-                "attrs": _json(attrs), "source": _json(source), "added": added_json(entry, created_at),
-                "measurements": measurements,
-                "edges": [b for _, b in briefs]}
+        data["edges"] = [b for _, b in briefs]
+        return data
+
+    def _edge_pages(self, nid: str, limit: int, offset: int) -> tuple[list[dict], list[dict]]:
+        """A page of each of the node's groups (edge type, direction), biggest group first, rows in the other
+        end's id order, and each group's count: what :func:`graph.core.show` gives with a limit."""
+        counts = []
+        for direction, here, _ in _ENDS:  # column names from the fixed tuple, never from input
+            counts += [((t, direction), n) for t, n in self.conn.execute(
+                f"SELECT type, count(*) FROM edges WHERE {here} = :id GROUP BY type", {"id": nid})]
+        counts.sort(key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))
+        edges, groups = [], []
+        for (etype, direction), count in counts:
+            here, there = ("source_id", "target_id") if direction == "out" else ("target_id", "source_id")
+            rows = self.conn.execute(
+                f"SELECT e.type, e.attrs, n.id, n.kind, n.title FROM (SELECT {there} AS other FROM edges "
+                f"WHERE {here} = :id AND type = :type ORDER BY {there} LIMIT :limit OFFSET :offset) p "
+                f"JOIN edges e ON e.{here} = :id AND e.type = :type AND e.{there} = p.other "
+                f"JOIN nodes n ON n.id = p.other ORDER BY p.other",
+                {"id": nid, "type": etype, "limit": limit, "offset": offset}).fetchall()
+            edges += [{"type": t, "direction": direction, "node": {"id": oid, "kind": okind, "title": otitle},
+                       "attrs": _json(a)} for t, a, oid, okind, otitle in rows]
+            groups.append({"type": etype, "direction": direction, "count": count, "offset": offset,
+                           "shown": len(rows)})
+        return edges, groups
 
     def search(self, query: str, kind: str | None = None, limit: int = 20,
                status: str | None = None) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ Every function takes a :class:`db.session.Tx`; callers decide where the transact
 """
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -100,60 +99,107 @@ def add_edge(tx: Tx, source_id: str, edge_type: str, target_id: str, attrs: dict
 class NeighbourGroup:
     edge_type: str
     direction: str
-    count: int  # edges in the group
+    count: int  # edges in the group, counted
     neighbours: list[tuple[r.Node, int, list[dict[str, Any]]]] = field(default_factory=list)
-    # (node, edges tying it to the centre, attrs of those edges), best first
+    # (node, edges tying it to the centre, attrs of those edges), best first: the page asked for
     size: int = 0  # distinct neighbours in the group (more than ``neighbours`` holds when it was cut)
+    offset: int = 0  # where in the group's ranking ``neighbours`` starts
+
+    @property
+    def more(self) -> int:
+        """How many members of the group come after this page."""
+        return max(0, self.size - self.offset - len(self.neighbours))
 
 
-def neighbourhood(tx: Tx, node_id: str, per_group: int | None = None) -> list[NeighbourGroup]:
-    """Neighbours grouped by edge type and direction; groups and their members ranked by edge count.
+GroupKey = tuple[str, str]  # (edge type, direction)
+LOAD_WHOLE = 2000  # a group with at most this many members is ranked in memory; a bigger one is paged in SQL
 
-    A neighbour's rank inside a group is the number of edges (of any type) that tie it to the centre,
-    so a paper that is both cited and co-authored sorts above one tied once (then by title, then id).
-    Ranking needs only each neighbour's id and title; with ``per_group`` only the best that many per
-    group are loaded whole, with their edge attrs (a popular author or category has thousands of
-    neighbours; a page shows a few).
+
+def _rank(ties: dict[str, int]):
+    return lambda nid: (-ties.get(nid, 1), nid)
+
+
+def neighbourhood(tx: Tx, node_id: str, per_group: int | None = None,
+                  offsets: dict[GroupKey, int] | None = None) -> list[NeighbourGroup]:
+    """Neighbours grouped by edge type and direction; groups ranked by edge count, their members by how
+    many edges (of any type) tie them to the centre, then by id (a kind-prefixed slug of the title, so
+    close to title order, and the order the indexes keep).
+
+    ``per_group`` (None: everything): only that many members of each group, from ``offsets[group]`` on
+    (default 0). Groups are counted on the indexes and never loaded whole past :data:`LOAD_WHOLE`: a
+    neighbour tied more than once is in two groups, so with at most one big group every such neighbour is
+    found among the small groups' members, and the big group's page is the tied-more-than-once head
+    followed by the rest in index order. Two or more big groups: their members are read (ids only).
     """
     require_node(tx, node_id)
-    full = per_group is None
-    ends = tx.edge_ends(node_id, with_attrs=full)
+    offsets = offsets or {}
+    counts = tx.edge_counts(node_id)
+    big = [k for k, n in counts.items() if per_group is not None and n > LOAD_WHOLE]
+    members: dict[GroupKey, list[str]] = defaultdict(list)
+    if len(big) > 1:  # rare: read every member's id (no titles, no attrs)
+        for e in tx.edge_ends(node_id, with_attrs=False):
+            members[(e.type, e.direction)].append(e.other_id)
+        big = []
+    else:
+        for direction in ("out", "in"):
+            small = [t for (t, d) in counts if d == direction and (t, d) not in big]
+            for t, other in tx.group_members(node_id, direction, small):
+                members[(t, direction)].append(other)
+    # ties: every edge between the centre and a loaded member, whatever its group (big ones included)
+    loaded = {n for ids in members.values() for n in ids}
     ties: dict[str, int] = defaultdict(int)
-    for e in ends:
-        ties[e.other_id] += 1
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    members: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # group -> neighbour id -> title
-    for e in ends:
-        key = (e.type, e.direction)
-        counts[key] += 1
-        members[key][e.other_id] = e.other_title
-
-    def rank(t: tuple[str, str]) -> tuple[int, str, str]:
-        return -ties[t[0]], t[1].lower(), t[0]
-
-    shown: dict[tuple[str, str], list[str]] = {}
-    for key, group in members.items():
-        best = sorted(group.items(), key=rank) if full else heapq.nsmallest(per_group, group.items(), key=rank)
-        shown[key] = [nid for nid, _ in best]
-    # each shown neighbour's edges in the group, for their attrs in edge order
+    in_big: dict[GroupKey, set[str]] = defaultdict(set)
+    if loaded:
+        for e in tx.edge_ends(node_id, among=loaded, with_attrs=False):
+            ties[e.other_id] += 1
+            if (e.type, e.direction) in big:
+                in_big[(e.type, e.direction)].add(e.other_id)
+    rank = _rank(ties)
+    shown: dict[GroupKey, list[str]] = {}
+    for key in counts:
+        start = offsets.get(key, 0) if per_group is not None else 0
+        stop = None if per_group is None else start + per_group
+        if key not in big:
+            shown[key] = sorted(members[key], key=rank)[start:stop]
+            continue
+        head = sorted(in_big[key], key=rank)  # tied more than once: first
+        page = head[start:stop]
+        if stop is None or len(page) < stop - start:
+            page += tx.group_page(node_id, key[0], key[1], stop - start - len(page), max(0, start - len(head)),
+                                  exclude=head)
+        shown[key] = page
+    # the shown neighbours' edges, for their attrs (in edge order) and their ties
     shown_ids = {n for ids in shown.values() for n in ids}
     tying: dict[tuple[str, str, str], list[r.EdgeEnd]] = defaultdict(list)
-    for e in ends if full else tx.edge_ends(node_id, among=shown_ids):
+    for e in tx.edge_ends(node_id, among=shown_ids) if shown_ids else ():
         tying[(e.type, e.direction, e.other_id)].append(e)
     nodes = tx.get_nodes(shown_ids)
     groups = []
     for key, ids in shown.items():
-        g = NeighbourGroup(key[0], key[1], counts[key], size=len(members[key]))
-        g.neighbours = [(nodes[n], ties[n], [e.attrs for e in sorted(tying[(*key, n)], key=lambda e: e.id)])
+        g = NeighbourGroup(key[0], key[1], counts[key], size=counts[key],
+                           offset=offsets.get(key, 0) if per_group is not None else 0)
+        g.neighbours = [(nodes[n], ties.get(n, 1), [e.attrs for e in sorted(tying[(*key, n)], key=lambda e: e.id)])
                         for n in ids]
         groups.append(g)
     return sorted(groups, key=lambda g: (-g.count, g.edge_type, g.direction))
 
 
-def show(tx: Tx, node_id: str) -> dict[str, Any]:
-    """The node with its measurements and edges, in the CLI's ``show --json`` shape."""
+def show(tx: Tx, node_id: str, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+    """The node with its measurements and edges, in the CLI's ``show --json`` shape: every edge in edge
+    order, or (``limit``) rows ``offset`` to ``offset + limit`` of each group (edge type, direction; the
+    other end's id order), with ``groups`` giving each group's count, offset and how many are shown."""
     node = require_node(tx, node_id)
-    return {
+    if limit is None:
+        edges = [e.to_dict() for e in tx.edge_listing(node.id)]
+        groups = None
+    else:
+        edges, groups = [], []
+        for (etype, direction), count in group_order(tx.edge_counts(node.id)):
+            page = tx.group_edges(node.id, etype, direction, limit, offset)
+            edges += [e.to_dict() for e in page]
+            groups.append({"type": etype, "direction": direction, "count": count, "offset": offset,
+                           "shown": len(page)})
+    out = {
         "id": node.id,
         "kind": node.kind,
         "title": node.title,
@@ -164,6 +210,14 @@ def show(tx: Tx, node_id: str) -> dict[str, Any]:
         "added": r.added_json(tx.added([node.id]).get(node.id), node.created_at),
         "measurements": [{k: v for k, v in m.to_dict().items() if k in SHOW_MEASUREMENT_FIELDS}
                          for m in tx.measurements_of(node.id)],
-        "edges": [e.to_dict() for e in tx.edge_listing(node.id)],
+        "edges": edges,
     }
+    if groups is not None:
+        out["groups"] = groups
+    return out
+
+
+def group_order(counts: dict[tuple[str, str], int]) -> list[tuple[tuple[str, str], int]]:
+    """Groups as a node's page lists them: the biggest first, then by edge type and direction."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))
 
