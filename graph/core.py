@@ -126,7 +126,8 @@ def neighbourhood(tx: Tx, node_id: str, per_group: int | None = None,
     close to title order, and the order the indexes keep).
 
     ``per_group`` (None: everything): only that many members of each group, from ``offsets[group]`` on
-    (default 0). Groups are counted on the indexes and never loaded whole past :data:`LOAD_WHOLE`: a
+    (default 0). Groups are counted on the indexes; a node whose groups are all small has its edge ends
+    read at once, and a group past :data:`LOAD_WHOLE` members is never loaded whole: a
     neighbour tied more than once is in two groups, so with at most one big group every such neighbour is
     found among the small groups' members, and the big group's page is the tied-more-than-once head
     followed by the rest in index order. Two or more big groups: their members are read (ids only).
@@ -136,21 +137,29 @@ def neighbourhood(tx: Tx, node_id: str, per_group: int | None = None,
     counts = tx.edge_counts(node_id)
     big = [k for k, n in counts.items() if per_group is not None and n > LOAD_WHOLE]
     members: dict[GroupKey, list[str]] = defaultdict(list)
-    if len(big) > 1:  # rare: read every member's id (no titles, no attrs)
-        for e in tx.edge_ends(node_id, with_attrs=False):
+    ties: dict[str, int] = defaultdict(int)
+    in_big: dict[GroupKey, set[str]] = defaultdict(set)
+    tying: dict[tuple[str, str, str], list[r.EdgeEnd]] | None = None
+    if not big or len(big) > 1:
+        # few edges: every end at once, with its attrs; or (rare) two big groups: every end's id
+        whole = not big
+        ends = tx.edge_ends(node_id, with_attrs=whole)
+        for e in ends:
             members[(e.type, e.direction)].append(e.other_id)
+            ties[e.other_id] += 1
+        if whole:
+            tying = defaultdict(list)
+            for e in ends:
+                tying[(e.type, e.direction, e.other_id)].append(e)
         big = []
     else:
         for direction in ("out", "in"):
             small = [t for (t, d) in counts if d == direction and (t, d) not in big]
             for t, other in tx.group_members(node_id, direction, small):
                 members[(t, direction)].append(other)
-    # ties: every edge between the centre and a loaded member, whatever its group (big ones included)
-    loaded = {n for ids in members.values() for n in ids}
-    ties: dict[str, int] = defaultdict(int)
-    in_big: dict[GroupKey, set[str]] = defaultdict(set)
-    if loaded:
-        for e in tx.edge_ends(node_id, among=loaded, with_attrs=False):
+        # ties: every edge between the centre and a small group's member, whatever its group (the big one too)
+        loaded = {n for ids in members.values() for n in ids}
+        for e in tx.edge_ends(node_id, among=loaded, with_attrs=False) if loaded else ():
             ties[e.other_id] += 1
             if (e.type, e.direction) in big:
                 in_big[(e.type, e.direction)].add(e.other_id)
@@ -168,11 +177,12 @@ def neighbourhood(tx: Tx, node_id: str, per_group: int | None = None,
             page += tx.group_page(node_id, key[0], key[1], stop - start - len(page), max(0, start - len(head)),
                                   exclude=head)
         shown[key] = page
-    # the shown neighbours' edges, for their attrs (in edge order) and their ties
+    # the shown neighbours' edges, for their attrs (in edge order)
     shown_ids = {n for ids in shown.values() for n in ids}
-    tying: dict[tuple[str, str, str], list[r.EdgeEnd]] = defaultdict(list)
-    for e in tx.edge_ends(node_id, among=shown_ids) if shown_ids else ():
-        tying[(e.type, e.direction, e.other_id)].append(e)
+    if tying is None:
+        tying = defaultdict(list)
+        for e in tx.edge_ends(node_id, among=shown_ids) if shown_ids else ():
+            tying[(e.type, e.direction, e.other_id)].append(e)
     nodes = tx.get_nodes(shown_ids)
     groups = []
     for key, ids in shown.items():
