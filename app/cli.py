@@ -262,8 +262,15 @@ def neighbors(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID
               offset: int = typer.Option(0, "--offset", min=0, help="Skip this many neighbours of each group."),
               as_json: bool = typer.Option(False, "--json")) -> None:
     """Neighbourhood grouped by edge type, ranked by edge count: a page of each group, with its count."""
-    groups = graph_of(ctx).neighbourhood(node_id, per_group=limit,
-                                         offsets={(g, d): offset for g, d in _all_groups()} if offset else None)
+    offsets = {(g, d): offset for g, d in _all_groups()} if offset else None
+    reader = quick_reader(ctx)
+    if reader is not None:  # SQLite at head: the same ranking, without importing SQLAlchemy
+        from graph.neighbourhood import neighbourhood
+
+        with reader:
+            groups = neighbourhood(reader, node_id, limit, offsets)
+    else:
+        groups = graph_of(ctx).neighbourhood(node_id, per_group=limit, offsets=offsets)
     data = [{"type": g.edge_type, "direction": g.direction, "count": g.count, "offset": g.offset, "more": g.more,
              "neighbours": [{"id": n.id, "kind": n.kind, "title": n.title, "edges": c} for n, c, _ in g.neighbours]}
             for g in groups]

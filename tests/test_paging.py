@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from db.sqlite_read import open_reader
-from graph import core
+from graph import neighbourhood as nbh
 from graph.api import Graph
 
 runner = CliRunner()
@@ -63,7 +63,7 @@ def test_pages_at_every_offset_are_slices_of_the_whole_ranking(hub_graph, monkey
     whole = _ranked(hub_graph.neighbourhood(HUB), ("supports", "in"))
     assert len(whole.neighbours) == 45
     full = [(n.id, ties, attrs) for n, ties, attrs in whole.neighbours]
-    monkeypatch.setattr(core, "LOAD_WHOLE", load_whole)
+    monkeypatch.setattr(nbh, "LOAD_WHOLE", load_whole)
     pages = []
     for offset in range(0, 50, PAGE):
         grp = _ranked(hub_graph.node_page(HUB, per_group=PAGE, offsets={("supports", "in"): offset}).groups,
@@ -90,6 +90,22 @@ def test_show_pages_each_group_and_both_read_paths_agree(hub_graph):
         assert reader.show(HUB, 2, 0) == hub_graph.show(HUB, limit=2)
         assert reader.show(HUB) == hub_graph.show(HUB)
     assert len(hub_graph.show(HUB)["edges"]) == 49 and "groups" not in hub_graph.show(HUB)
+
+
+@pytest.mark.parametrize("load_whole", [2, 10, 1000])
+def test_the_quick_reader_ranks_and_pages_as_the_store_does(hub_graph, monkeypatch, load_whole):
+    monkeypatch.setattr(nbh, "LOAD_WHOLE", load_whole)
+
+    def flat(groups):
+        return [(g.edge_type, g.direction, g.count, g.offset, g.more,
+                 [(n.id, n.kind, n.title, t, a) for n, t, a in g.neighbours]) for g in groups]
+
+    for per_group, offsets in ((None, None), (PAGE, None), (PAGE, {("supports", "in"): 9}), (3, {("x", "in"): 1})):
+        with open_reader() as reader:
+            quick = nbh.neighbourhood(reader, HUB, per_group, offsets)
+        assert flat(quick) == flat(hub_graph.neighbourhood(HUB, per_group, offsets))
+    with open_reader() as reader, pytest.raises(ValueError, match="no node with id"):
+        nbh.neighbourhood(reader, "claim:nope", PAGE)
 
 
 def test_cli_prints_a_page_and_how_many_more(hub_graph):
