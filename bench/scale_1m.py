@@ -2,7 +2,7 @@
 categories and findings built through the real ingest path, and every hot path measured against its goal.
 
     python -m bench --scale 1m [--papers 850000] [--findings 30000] [--similar-per-paper 5.5]
-                               [--keep DIR] [--repeat 5] [--sample 20] [--skip-app]
+                               [--keep DIR] [--measure-only] [--repeat 5] [--sample 20] [--skip-app]
 
 1. :mod:`bench.arxiv_scale` writes a snapshot of ``--papers`` generated arXiv records as a stream, and
    ``findings ingest FILE --format arxiv-snapshot`` (a subprocess: the whole command, timed) writes the
@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--similar-per-paper", type=float, default=5.5,
                     help="listed_similar edges per paper, added through graph.bulk")
     ap.add_argument("--results", type=Path, default=RESULTS)
+    ap.add_argument("--measure-only", action="store_true",
+                    help="measure the graph in --keep DIR as it is, even if its build did not finish")
     add_common_options(ap)  # --repeat, --sample, --keep (here: reused when it holds a finished build), --skip-app
     args = ap.parse_args(argv)
 
@@ -178,7 +180,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     db, marker = folder / "scale-1m.db", folder / "build.json"
     try:
         built = json.loads(marker.read_text()) if marker.exists() and db.exists() else None
-        if built is None or built.get("papers") != args.papers:
+        if args.measure_only:
+            if not db.exists():
+                raise SystemExit(f"--measure-only: no graph in {folder}")
+            built = built or {"papers": args.papers, "note": "measured as found: no finished build recorded"}
+        elif built is None or built.get("papers") != args.papers:
             built = {"papers": args.papers, **build(folder, args.papers, args.findings, args.similar_per_paper,
                                                     table)}
             marker.write_text(json.dumps(built, indent=2) + "\n")
