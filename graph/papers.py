@@ -14,7 +14,9 @@ Identifier lookups are indexed reads of table ``identifiers`` and titles an inde
 ``(kind, title_norm)``, one query per 500 records, so a batch costs a few queries whatever the graph's size.
 A known paper is filled in, never overwritten: an empty abstract, missing attrs, identifiers, categories,
 and its authors when it has none. Authors and categories are recognised by kind and normalised name, as
-the other parsers' are. New papers, authors, categories and edges go in through :func:`graph.bulk.load`
+the other parsers' are; within one run of :func:`ingest_records` the ids found or written by committed
+batches are remembered, so later batches look up only names they have not met. New papers, authors,
+categories and edges go in through :func:`graph.bulk.load`
 (the same checks as one-at-a-time writes; one ``node.add`` log entry per node, one ``bulk.load`` entry
 for the edges). Records that repeat within a batch are merged first, so a file that lists a paper twice
 writes it once.
