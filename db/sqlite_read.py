@@ -197,13 +197,16 @@ class SqliteReader:
             "LIMIT :limit OFFSET :offset",
             {"id": node_id, "type": edge_type, "limit": limit, "offset": offset, **params})]
 
-    def edge_ends(self, node_id: str, among=None, *, with_attrs: bool = True) -> list[EdgeEnd]:
+    def edge_ends(self, node_id: str, among=None, *, with_attrs: bool = True,
+                  directions=("out", "in")) -> list[EdgeEnd]:
         ids = None if among is None else sorted(set(among))
         out: list[EdgeEnd] = []
-        for direction, here, there in _ENDS:
+        for direction, here, there in (end for end in _ENDS if end[0] in set(directions)):
             for i in range(0, 1 if ids is None else len(ids), 500):
+                # with ``among``: driven by the other ends' index, not a hub's whole range (as db.queries.edges)
+                end = f"e.{here}" if ids is None else f"e.{here} || ''"
                 sql = (f"SELECT e.id, e.type, e.{there}, n.kind, n.title, e.attrs FROM edges e "
-                       f"JOIN nodes n ON n.id = e.{there} WHERE e.{here} = :id")
+                       f"JOIN nodes n ON n.id = e.{there} WHERE {end} = :id")
                 params: dict[str, Any] = {"id": node_id}
                 if ids is not None:
                     marks, chunk = self._in_list(ids[i:i + 500], "o")

@@ -54,6 +54,7 @@ def neighbourhood(tx, node_id: str, per_group: int | None = None,
     _require(tx, node_id)
     offsets = offsets or {}
     counts = tx.edge_counts(node_id)
+    sides = {d for _, d in counts}  # a direction without edges is not looked up
     big = [k for k, n in counts.items() if per_group is not None and n > LOAD_WHOLE]
     members: dict[GroupKey, list[str]] = defaultdict(list)
     ties: dict[str, int] = defaultdict(int)
@@ -78,7 +79,7 @@ def neighbourhood(tx, node_id: str, per_group: int | None = None,
                 members[(t, direction)].append(other)
         # ties: every edge between the centre and a small group's member, whatever its group (the big one too)
         loaded = {n for ids in members.values() for n in ids}
-        for e in tx.edge_ends(node_id, among=loaded, with_attrs=False) if loaded else ():
+        for e in tx.edge_ends(node_id, among=loaded, with_attrs=False, directions=sides) if loaded else ():
             ties[e.other_id] += 1
             if (e.type, e.direction) in big:
                 in_big[(e.type, e.direction)].add(e.other_id)
@@ -100,7 +101,7 @@ def neighbourhood(tx, node_id: str, per_group: int | None = None,
     shown_ids = {n for ids in shown.values() for n in ids}
     if tying is None:
         tying = defaultdict(list)
-        for e in tx.edge_ends(node_id, among=shown_ids) if shown_ids else ():
+        for e in tx.edge_ends(node_id, among=shown_ids, directions=sides) if shown_ids else ():
             tying[(e.type, e.direction, e.other_id)].append(e)
     nodes = tx.get_nodes(shown_ids)
     groups = []

@@ -96,17 +96,19 @@ class EdgeQueries(NodeQueries):
         return out
 
     # ---- edges seen from one end -----------------------------------------------------------------
-    def edge_ends(self, node_id: str, among: Iterable[str] | None = None, *,
-                  with_attrs: bool = True) -> list[r.EdgeEnd]:
+    def edge_ends(self, node_id: str, among: Iterable[str] | None = None, *, with_attrs: bool = True,
+                  directions: Iterable[str] = ("out", "in")) -> list[r.EdgeEnd]:
         """Every edge touching ``node_id``, seen from it (a self-loop twice), unordered; only those whose
-        other end is one of ``among`` when it is given. ``with_attrs=False`` leaves the attrs out (None):
-        the least a ranking of a node's neighbours needs (a hub has thousands)."""
+        other end is one of ``among`` when it is given, and only in ``directions``. ``with_attrs=False``
+        leaves the attrs out (None): the least a ranking of a node's neighbours needs (a hub has thousands)."""
         groups = [None] if among is None else list(chunks(list(set(among))))
         out: list[r.EdgeEnd] = []
-        for direction, here, there in _DIRECTIONS:
+        for direction, here, there in (d for d in _DIRECTIONS if d[0] in set(directions)):
             cols = (m.Edge.id, m.Edge.type, there, m.Node.kind, m.Node.title)
             q = select(*cols, *((m.Edge.attrs,) if with_attrs else ())).join(m.Node, m.Node.id == there)
-            q = q.where(here == node_id)
+            # with ``among``, the lookup is driven by the other ends' index (a seek each); ``here || ''``
+            # keeps SQLite from walking a hub's whole range of this end's index instead
+            q = q.where((here if among is None else here.concat("")) == node_id)
             for group in groups:
                 rows = self._rows(q if group is None else q.where(there.in_(group))).all()
                 if with_attrs:
