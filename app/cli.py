@@ -48,6 +48,9 @@ def handles_errors(fn):
     return wrapper
 
 
+PAGE = 20  # rows per group (edge type, direction) that show and neighbors print unless told
+
+
 def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -160,18 +163,23 @@ def _print_report(report, as_json: bool) -> None:
 @app.command()
 @handles_errors
 def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
+         limit: int = typer.Option(PAGE, "--limit", min=1, max=100_000, help="Edges shown per group "
+                                   "(edge type and direction); each group's count is always given."),
+         offset: int = typer.Option(0, "--offset", min=0, help="Skip this many edges of each group."),
+         every: bool = typer.Option(False, "--all", help="Every edge, in edge order, instead of pages."),
          as_json: bool = typer.Option(False, "--json")) -> None:
-    """Show a node: its fields, measurements and edges."""
+    """Show a node: its fields, measurements and edges (a page of each group, with its count)."""
     from graph.evidence import status_of
 
+    page = (None, 0) if every else (limit, offset)
     reader = quick_reader(ctx)
     if reader is not None:
         with reader:
-            data = reader.show(node_id)
+            data = reader.show(node_id, *page)
             status = status_of(reader, data["id"], data["kind"])
     else:
         g = graph_of(ctx)
-        data = g.show(node_id)
+        data = g.show(node_id, *page)
         status = g.statuses({data["id"]: data["kind"]}).get(data["id"])
     data["evidence"] = status.to_json() if status else None
     if as_json:
@@ -211,9 +219,25 @@ def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
             err = f"±{nc['err']:g}" if nc.get("err") is not None else ""
             typer.echo(f"  {nc['published']} ({nc['value']:g}{err}, measure {nc.get('measure') or 'not stated'}): "
                        f"{nc['reason']}")
-    if data["edges"]:
+    if data["edges"] or data.get("groups"):
         typer.echo("\nedges:")
-        for e in data["edges"]:
+        _print_edges(data, node_id)
+
+
+def _more_line(more: int, node_id: str, command: str, next_offset: int) -> str:
+    return f"  … {more:,} more (findings {command} {node_id} --offset {next_offset})"
+
+
+def _print_edges(data: dict[str, Any], node_id: str) -> None:
+    """The edges of ``show``: every one, or each group's page followed by how many more it has."""
+    pages = [(None, data["edges"])]
+    if data.get("groups") is not None:
+        pages, at = [], 0
+        for grp in data["groups"]:
+            pages.append((grp, data["edges"][at:at + grp["shown"]]))
+            at += grp["shown"]
+    for grp, edges in pages:
+        for e in edges:
             arrow = "→" if e["direction"] == "out" else "←"
             a = e.get("attrs", {})
             score = f" (score {a['score']})" if "score" in a else ""
@@ -224,24 +248,48 @@ def show(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
                          + ("; both within the floor band: indistinguishable from a perfect map"
                             if a.get("floor_band") else "") + ")")
             typer.echo(f"  {arrow} {e['type']}: [{e['node']['kind']}] {e['node']['title']}  ({e['node']['id']}){score}")
+        if grp is not None and grp["count"] > grp["offset"] + grp["shown"]:
+            more = grp["count"] - grp["offset"] - grp["shown"]
+            typer.echo(f"  {grp['type']} ({grp['direction']}): {grp['count']:,} in all"
+                       + _more_line(more, node_id, "show", grp["offset"] + grp["shown"]))
 
 
 @app.command()
 @handles_errors
 def neighbors(ctx: typer.Context, node_id: str = typer.Argument(..., metavar="ID"),
+              limit: int = typer.Option(PAGE, "--limit", min=1, max=100_000, help="Neighbours shown per group; "
+                                        "each group's count is always given."),
+              offset: int = typer.Option(0, "--offset", min=0, help="Skip this many neighbours of each group."),
               as_json: bool = typer.Option(False, "--json")) -> None:
-    """Neighbourhood grouped by edge type, ranked by edge count."""
-    groups = graph_of(ctx).neighbourhood(node_id)
-    data = [{"type": g.edge_type, "direction": g.direction, "count": g.count,
+    """Neighbourhood grouped by edge type, ranked by edge count: a page of each group, with its count."""
+    offsets = {(g, d): offset for g, d in _all_groups()} if offset else None
+    reader = quick_reader(ctx)
+    if reader is not None:  # SQLite at head: the same ranking, without importing SQLAlchemy
+        from graph.neighbourhood import neighbourhood
+
+        with reader:
+            groups = neighbourhood(reader, node_id, limit, offsets)
+    else:
+        groups = graph_of(ctx).neighbourhood(node_id, per_group=limit, offsets=offsets)
+    data = [{"type": g.edge_type, "direction": g.direction, "count": g.count, "offset": g.offset, "more": g.more,
              "neighbours": [{"id": n.id, "kind": n.kind, "title": n.title, "edges": c} for n, c, _ in g.neighbours]}
             for g in groups]
     if as_json:
         emit_json(data)
         return
     for g in data:
-        typer.echo(f"{g['type']} ({g['direction']}, {g['count']})")
+        typer.echo(f"{g['type']} ({g['direction']}, {g['count']:,})")
         for n in g["neighbours"]:
             typer.echo(f"  - [{n['kind']}] {n['title']}  ({n['id']}; {n['edges']} edge{'s' if n['edges'] > 1 else ''})")
+        if g["more"]:
+            typer.echo(_more_line(g["more"], node_id, "neighbors", g["offset"] + len(g["neighbours"])))
+
+
+def _all_groups() -> list[tuple[str, str]]:
+    """Every (edge type, direction) a node can have: one offset for each."""
+    from graph.vocabulary import EDGE_TYPES
+
+    return [(t, d) for t in EDGE_TYPES for d in ("out", "in")]
 
 
 @app.command()
@@ -489,7 +537,8 @@ def link(
 def export_cmd(
     ctx: typer.Context,
     fmt: str = typer.Option("json", "--format", help="json|graphml|csv (csv: a zip of nodes, edges, measurements)"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout; csv needs it)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="File to write (default: stdout; csv needs it)."),
 ) -> None:
     """Export the whole graph."""
     g = graph_of(ctx)

@@ -1,6 +1,7 @@
 """The scale benchmark (``make bench``): a 100k-node graph, and every hot path measured against its goal.
 
     python -m bench [--nodes 100000] [--edges 1000000] [--repeat 5] [--keep DIR] [--skip-app]
+    python -m bench --scale 1m [--keep DIR] …   (the million-node graph: bench/scale_1m.py)
 
 1. :mod:`bench.synthetic` generates a research graph (100k nodes of every kind, 1M typed edges,
    measurements) and :meth:`graph.api.Graph.bulk_load` loads it into a fresh SQLite file.
@@ -19,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import re
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import write_results  # noqa: E402
+from bench import machine, work_folder, write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "scale.json"
 EVIDENCE_FINDINGS = 1000
@@ -168,9 +167,9 @@ def bench_cli(path: Path, picks: dict[str, Any], repeat: int, table: Table) -> N
     for label, args, goal in (("findings --help", ["--help"], 0.3),
                               (f"findings show ID (a {node.split(':')[0]}, {size})", ["show", node], 0.3),
                               (f"findings search TEXT (keyword, {size})", ["search", "causal interventions"], 0.3),
-                              (f"findings show HUB ({picks['hub_degree']:,} edges)", ["show", picks["hub"]], None),
+                              (f"findings show HUB ({picks['hub_degree']:,} edges)", ["show", picks["hub"]], 0.3),
                               (f"findings neighbors HUB ({picks['hub_degree']:,} edges)",
-                               ["neighbors", picks["hub"]], None)):
+                               ["neighbors", picks["hub"]], 0.3)):
         med, runs = median_time(run(args), repeat)
         table.add("cold start: " + label, med, goal, "subprocess, whole command",
                   runs=[round(x, 4) for x in runs])
@@ -201,13 +200,18 @@ def bench_pages(path: Path, picks: dict[str, Any], repeat: int, table: Table) ->
     hub = picks["hub"]
     for label, fn, goal in ((f"node page data, hub ({picks['hub_degree']:,} edges)", lambda: page(hub), 0.02),
                             ("2-hop neighbourhood, hub", lambda: g.subgraph(hub, hops=2, max_nodes=150), 0.05),
-                            ("show data, hub (every edge)", lambda: g.show(hub), None)):
+                            ("show data, hub (first page of each group, counted)",
+                             lambda: g.show(hub, limit=20), 0.02)):
         med, _ = median_time(fn, repeat)
         table.add(label, med, goal)
+    bench_search(g, table)
+    g.store.dispose()
+
+
+def bench_search(g, table: Table) -> None:
     med, runs = median_over(lambda q: g.search(q), KEYWORD_QUERIES)
     table.add("keyword search (FTS, top 20)", med, 0.05,
               f"median over {len(KEYWORD_QUERIES)} queries, max {max(runs) * 1000:.0f} ms")
-    g.store.dispose()
 
 
 def bench_similarity(path: Path, repeat: int, table: Table) -> None:
@@ -259,17 +263,25 @@ def bench_similarity(path: Path, repeat: int, table: Table) -> None:
 
 
 def bench_app(path: Path, picks: dict[str, Any], repeat: int, table: Table) -> None:
+
+    app_pages(path, [("a random node", picks["sample"][0]), (f"hub, {picks['hub_degree']:,} edges", picks["hub"])],
+              repeat, table)
+
+
+def app_pages(path: Path, targets: list[tuple[str, str]], repeat: int, table: Table, note: str = "") -> None:
+    """The Streamlit node page of each (label, node id) of ``targets``, rendered by AppTest, timed."""
     from bench.app_page import render_times
     from graph.api import Graph
 
     os.environ["FINDINGS_DB"] = str(path)
     g = Graph(str(path))
-    for label, nid in (("a random node", picks["sample"][0]), (f"hub, {picks['hub_degree']:,} edges", picks["hub"])):
+    for label, nid in targets:
         title = g.get(nid).title
-        word = next((w for w in re.findall(r"[A-Za-z]{4,}", title)), title[:4])
+        # a word the page shows as it is (Markdown escapes punctuation: "cs.LG" renders as "cs\\.LG")
+        word = next((w for w in re.findall(r"[A-Za-z]{4,}", title)), max(re.findall(r"\w+", title) or [""], key=len))
         first, times = render_times(repeat, nid, word)
         table.add(f"Streamlit node page server time ({label})", statistics.median(times), 1.0,
-                  f"AppTest run of the whole script; first render {first:.1f} s")
+                  f"AppTest run of the whole script{note}; first render {first:.1f} s")
     g.store.dispose()
 
 
@@ -292,28 +304,38 @@ def bench_evidence(path: Path, repeat: int, table: Table, app: bool) -> None:
                   statistics.median(times), 1.0, f"AppTest run of the whole script; first render {first:.1f} s")
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--nodes", type=int, default=100_000)
-    ap.add_argument("--edges", type=int, default=1_000_000)
+def add_common_options(ap: argparse.ArgumentParser) -> None:
+    """The options both scales take: repeats, sample size, a kept build folder, leaving out the app."""
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--sample", type=int, default=20, help="random nodes for the per-node figures")
     ap.add_argument("--keep", type=Path, default=None, help="build the database in this folder and keep it")
     ap.add_argument("--skip-app", action="store_true", help="leave out the Streamlit page")
+
+
+def begin(title: str) -> tuple[float, tuple[float, float, float]]:
+    """Print what is measured with the machine's cpus and load average; (start time, load average)."""
+    load = os.getloadavg()
+    print(f"{title}; {os.cpu_count()} cpus, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}", flush=True)
+    return time.perf_counter(), load
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--scale" in argv and argv[argv.index("--scale") + 1:][:1] == ["1m"] or "--scale=1m" in argv:
+        from bench.scale_1m import main as main_1m  # papers through the real ingest path: bench/scale_1m.py
+
+        return main_1m(argv)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", choices=["100k", "1m"], default="100k",
+                    help="100k: this suite; 1m: the million-node graph of bench/scale_1m.py")
+    ap.add_argument("--nodes", type=int, default=100_000)
+    ap.add_argument("--edges", type=int, default=1_000_000)
+    add_common_options(ap)
     args = ap.parse_args(argv)
 
-    started = time.perf_counter()
-    load_before = os.getloadavg()
-    print(f"scale benchmark: {args.nodes:,} nodes, {args.edges:,} edges; {os.cpu_count()} cpus, "
-          f"load average {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}", flush=True)
+    started, load_before = begin(f"scale benchmark: {args.nodes:,} nodes, {args.edges:,} edges")
     table = Table()
-    tmp = None
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        folder = args.keep
-    else:
-        tmp = tempfile.mkdtemp(prefix="bench-scale-")
-        folder = Path(tmp)
+    folder, tmp = work_folder(args.keep, "bench-scale-")
     path = folder / "scale.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -334,8 +356,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     table.print()
     print(f"\n  whole benchmark: {total / 60:.1f} min; the similarity vectors are random stand-ins "
           f"(the real model embeds only queries and new nodes)")
-    result = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                          "load_avg_before": load_before, "load_avg_after": os.getloadavg()},
+    result = {"machine": machine(load_before),
               "graph": {"nodes": args.nodes, "edges": args.edges, "repeat": args.repeat, "sample": args.sample},
               "total_s": round(total, 1), "figures": table.rows}
     write_results(RESULTS, result)

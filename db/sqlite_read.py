@@ -16,13 +16,17 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from db.location import HEAD_REVISION, sqlite_file
-from db.records import EvidenceEdge, Origin, added_json
+from db.records import EdgeEnd, EvidenceEdge, Node, Origin, added_json
 
 WORD = re.compile(r"\w+", re.UNICODE)
+_ENDS = (("out", "source_id", "target_id"), ("in", "target_id", "source_id"))  # direction, this end, other end
+_END = {end[0]: end for end in _ENDS}
+_NODE_SQL = "SELECT id, kind, title, description, status, attrs, source, created_at, updated_at FROM nodes"
 BUSY_TIMEOUT_S = 30.0
 # in db.records.Measurement order, so both read paths print the same JSON
 SHOW_MEASUREMENT_FIELDS = ("metric", "value", "err", "err_kind", "n", "split", "dataset", "method", "conditions",
@@ -58,6 +62,16 @@ def node_filter(kind: str | None, status: str | None, prefix: str = "") -> tuple
     return sql, params
 
 
+def _when(value: Any) -> datetime | None:
+    """A stored timestamp as SQLAlchemy's DateTime reads it back on SQLite (naive, as written)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
 def _json(value: Any) -> dict:
     if not value or value == "{}":
         return {}
@@ -82,8 +96,9 @@ class SqliteReader:
         finally:
             self.conn.close()
 
-    def show(self, node_id: str) -> dict[str, Any]:
-        """What :func:`graph.core.show` returns: the node, its measurements and its edges."""
+    def show(self, node_id: str, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+        """What :func:`graph.core.show` returns: the node, its measurements and its edges (all, or with
+        ``limit`` a page of each group and the groups' counts)."""
         row = self.conn.execute("SELECT id, kind, title, description, status, attrs, source, created_at FROM nodes "
                                 "WHERE id = :id", {"id": node_id}).fetchone()
         if row is None:
@@ -100,8 +115,14 @@ class SqliteReader:
                 meas[key] = _json(meas[key])
             meas["floor"] = json.loads(meas["floor"]) if meas["floor"] else None  # SQL NULL or JSON null
             measurements.append(meas)
+        data = {"id": nid, "kind": kind, "title": title, "description": description, "status": status,
+                "attrs": _json(attrs), "source": _json(source), "added": added_json(entry, created_at),
+                "measurements": measurements}
+        if limit is not None:
+            data["edges"], data["groups"] = self._edge_pages(nid, limit, offset)
+            return data
         briefs = []
-        for direction, here, there in (("out", "source_id", "target_id"), ("in", "target_id", "source_id")):
+        for direction, here, there in _ENDS:
             # column names come from the fixed tuple above, never from input
             for edge_id, etype, eattrs, oid, okind, otitle in self.conn.execute(
                     f"SELECT e.id, e.type, e.attrs, n.id, n.kind, n.title FROM edges e "
@@ -110,10 +131,90 @@ class SqliteReader:
                     "type": etype, "direction": direction, "node": {"id": oid, "kind": okind, "title": otitle},
                     "attrs": _json(eattrs)}))
         briefs.sort(key=lambda b: b[0])  # edge order; a self-loop: out, then in
-        return {"id": nid, "kind": kind, "title": title, "description": description, "status": status,
-                "attrs": _json(attrs), "source": _json(source), "added": added_json(entry, created_at),
-                "measurements": measurements,
-                "edges": [b for _, b in briefs]}
+        data["edges"] = [b for _, b in briefs]
+        return data
+
+    def _edge_pages(self, nid: str, limit: int, offset: int) -> tuple[list[dict], list[dict]]:
+        """A page of each of the node's groups (edge type, direction), biggest group first, rows in the other
+        end's id order, and each group's count: what :func:`graph.core.show` gives with a limit."""
+        counts = sorted(self.edge_counts(nid).items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))
+        edges, groups = [], []
+        for (etype, direction), count in counts:
+            here, there = ("source_id", "target_id") if direction == "out" else ("target_id", "source_id")
+            rows = self.conn.execute(
+                f"SELECT e.type, e.attrs, n.id, n.kind, n.title FROM (SELECT {there} AS other FROM edges "
+                f"WHERE {here} = :id AND type = :type ORDER BY {there} LIMIT :limit OFFSET :offset) p "
+                f"JOIN edges e ON e.{here} = :id AND e.type = :type AND e.{there} = p.other "
+                f"JOIN nodes n ON n.id = p.other ORDER BY p.other",
+                {"id": nid, "type": etype, "limit": limit, "offset": offset}).fetchall()
+            edges += [{"type": t, "direction": direction, "node": {"id": oid, "kind": okind, "title": otitle},
+                       "attrs": _json(a)} for t, a, oid, okind, otitle in rows]
+            groups.append({"type": etype, "direction": direction, "count": count, "offset": offset,
+                           "shown": len(rows)})
+        return edges, groups
+
+    # ---- what graph.neighbourhood reads: db.queries (nodes, edges) on this connection, the same values ----
+    def _node(self, row) -> Node:
+        nid, kind, title, description, status, attrs, source, created_at, updated_at = row
+        return Node(nid, kind, title, description, status, _json(attrs), _json(source), _when(created_at),
+                    _when(updated_at))
+
+    def get_node(self, node_id: str) -> Node | None:
+        row = self.conn.execute(f"{_NODE_SQL} WHERE id = :id", {"id": node_id}).fetchone()
+        return self._node(row) if row is not None else None
+
+    def get_nodes(self, ids) -> dict[str, Node]:
+        ids, out = sorted(set(ids)), {}
+        for i in range(0, len(ids), 500):
+            marks, params = self._in_list(ids[i:i + 500], "n")
+            out.update((row[0], self._node(row)) for row in self.conn.execute(
+                f"{_NODE_SQL} WHERE id IN ({marks})", params))
+        return out
+
+    def edge_counts(self, node_id: str) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        for direction, here, _ in _ENDS:  # column names from the fixed tuple, never from input
+            out.update(((t, direction), n) for t, n in self.conn.execute(
+                f"SELECT type, count(*) FROM edges WHERE {here} = :id GROUP BY type", {"id": node_id}))
+        return out
+
+    def group_members(self, node_id: str, direction: str, edge_types) -> list[tuple[str, str]]:
+        types = sorted(set(edge_types))
+        if not types:
+            return []
+        _, here, there = _END[direction]
+        marks, params = self._in_list(types, "t")
+        return [tuple(x) for x in self.conn.execute(
+            f"SELECT type, {there} FROM edges WHERE {here} = :id AND type IN ({marks})", {"id": node_id, **params})]
+
+    def group_page(self, node_id: str, edge_type: str, direction: str, limit: int, offset: int = 0,
+                   exclude=()) -> list[str]:
+        _, here, there = _END[direction]
+        marks, params = self._in_list(sorted(set(exclude)), "x")
+        skip = f" AND {there} NOT IN ({marks})" if params else ""
+        return [x for (x,) in self.conn.execute(
+            f"SELECT {there} FROM edges WHERE {here} = :id AND type = :type{skip} ORDER BY {there} "
+            "LIMIT :limit OFFSET :offset",
+            {"id": node_id, "type": edge_type, "limit": limit, "offset": offset, **params})]
+
+    def edge_ends(self, node_id: str, among=None, *, with_attrs: bool = True,
+                  directions=("out", "in")) -> list[EdgeEnd]:
+        ids = None if among is None else sorted(set(among))
+        out: list[EdgeEnd] = []
+        for direction, here, there in (end for end in _ENDS if end[0] in set(directions)):
+            for i in range(0, 1 if ids is None else len(ids), 500):
+                # with ``among``: driven by the other ends' index, not a hub's whole range (as db.queries.edges)
+                end = f"e.{here}" if ids is None else f"e.{here} || ''"
+                sql = (f"SELECT e.id, e.type, e.{there}, n.kind, n.title, e.attrs FROM edges e "
+                       f"JOIN nodes n ON n.id = e.{there} WHERE {end} = :id")
+                params: dict[str, Any] = {"id": node_id}
+                if ids is not None:
+                    marks, chunk = self._in_list(ids[i:i + 500], "o")
+                    sql += f" AND e.{there} IN ({marks})"
+                    params.update(chunk)
+                out.extend(EdgeEnd(eid, t, direction, o, k, title, _json(a) if with_attrs else None)
+                           for eid, t, o, k, title, a in self.conn.execute(sql, params))
+        return out
 
     def search(self, query: str, kind: str | None = None, limit: int = 20,
                status: str | None = None) -> list[dict[str, Any]]:

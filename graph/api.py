@@ -132,13 +132,18 @@ class Graph:
         with self.store.read() as tx:
             return core.require_node(tx, node_id)
 
-    def show(self, node_id: str) -> dict[str, Any]:
+    def show(self, node_id: str, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+        """The node, its measurements and its edges: all of them, or (``limit``) a page of each group with
+        every group's count (:func:`graph.core.show`)."""
         with self.store.read() as tx:
-            return core.show(tx, node_id)
+            return core.show(tx, node_id, limit, offset)
 
-    def neighbourhood(self, node_id: str) -> list[core.NeighbourGroup]:
+    def neighbourhood(self, node_id: str, per_group: int | None = None,
+                      offsets: dict[tuple[str, str], int] | None = None) -> list[core.NeighbourGroup]:
+        """Neighbours grouped and ranked (:func:`graph.core.neighbourhood`): every one, or a page of
+        ``per_group`` of each group from its offset in ``offsets`` (edge type, direction) on."""
         with self.store.read() as tx:
-            return core.neighbourhood(tx, node_id)
+            return core.neighbourhood(tx, node_id, per_group, offsets)
 
     def search(self, text: str, kind: str | None = None, limit: int = 20,
                status: str | None = None) -> list[tuple[Node, float]]:
@@ -173,13 +178,15 @@ class Graph:
             return exchange.export_csv_zip(tx)
 
     # ---- app queries (what the Streamlit explorer reads; each bounded, none loads the whole graph) ------
-    def node_page(self, node_id: str, per_group: int | None = None) -> NodePage:
+    def node_page(self, node_id: str, per_group: int | None = None,
+                  offsets: dict[tuple[str, str], int] | None = None) -> NodePage:
         """Everything a node page shows, in one read: the node, its measurements, its neighbourhood
-        ranked by edge count (the best ``per_group`` of each group loaded; each group's ``size`` says how
-        many there are), and its provenance (source papers with their authors, the runs)."""
+        ranked by edge count (a page of ``per_group`` of each group, from its offset in ``offsets`` on;
+        each group's ``size`` says how many there are, counted), and its provenance (source papers with
+        their authors, the runs)."""
         with self.store.read() as tx:
             node = core.require_node(tx, node_id)
-            groups = core.neighbourhood(tx, node_id, per_group)
+            groups = core.neighbourhood(tx, node_id, per_group, offsets)
             papers = [(n, attrs) for g in groups if g.edge_type == "extracted_from" and g.direction == "out"
                       for n, _, edge_attrs in g.neighbours for attrs in edge_attrs[:1]]
             authors = tx.edge_views([p.id for p, _ in papers], "authored_by") if papers else {}

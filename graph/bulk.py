@@ -150,8 +150,10 @@ def _end(value: Any, which: str) -> str:
     return value
 
 
-def _check_edges(tx: Tx, edges: Iterable[EdgeSpec], kinds: dict[str, str]):
-    """(new edges as (source, type, target, attrs), how many were repeats or already stored)."""
+def _check_edges(tx: Tx, edges: Iterable[EdgeSpec], kinds: Mapping[str, str]):
+    """(new edges as (source, type, target, attrs), how many were repeats or already stored). ``kinds``:
+    id -> kind of the nodes whose edges need no look-up in the store (written by this load, or vouched for
+    by the caller: see :func:`load`)."""
     parts: list[tuple[str, str, str, dict]] = []
     for i, e in enumerate(edges):
         # fast path: a well-formed (source, type, target, attrs) tuple; anything else is taken apart slowly
@@ -210,7 +212,8 @@ def _check_edges(tx: Tx, edges: Iterable[EdgeSpec], kinds: dict[str, str]):
 
 # ---- the load -----------------------------------------------------------------------------------
 def load(tx: Tx, nodes: Iterable[Mapping[str, Any]] = (), edges: Iterable[EdgeSpec] = (), *,
-         provenance: dict | None = None, parse_text: bool = True) -> BulkReport:
+         provenance: dict | None = None, parse_text: bool = True,
+         known: Mapping[str, str] | None = None) -> BulkReport:
     """Check then write ``nodes`` and ``edges`` in the caller's transaction; see the module docstring.
 
     ``nodes``: mappings of :class:`graph.schemas.NodeIn` fields, optionally with an ``id``;

@@ -5,15 +5,13 @@ Every function takes a :class:`db.session.Tx`; callers decide where the transact
 """
 from __future__ import annotations
 
-import heapq
-from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from db import records as r
 from db.session import Tx
 from db.sqlite_read import SHOW_MEASUREMENT_FIELDS
 from graph.ids import base_id, normalize_title, suffixed_id
+from graph.neighbourhood import NeighbourGroup, neighbourhood  # noqa: F401 - part of this module's API
 from graph.vocabulary import check_edge
 
 if TYPE_CHECKING:
@@ -96,64 +94,22 @@ def add_edge(tx: Tx, source_id: str, edge_type: str, target_id: str, attrs: dict
 
 
 # ---- reading ---------------------------------------------------------------------------------
-@dataclass
-class NeighbourGroup:
-    edge_type: str
-    direction: str
-    count: int  # edges in the group
-    neighbours: list[tuple[r.Node, int, list[dict[str, Any]]]] = field(default_factory=list)
-    # (node, edges tying it to the centre, attrs of those edges), best first
-    size: int = 0  # distinct neighbours in the group (more than ``neighbours`` holds when it was cut)
-
-
-def neighbourhood(tx: Tx, node_id: str, per_group: int | None = None) -> list[NeighbourGroup]:
-    """Neighbours grouped by edge type and direction; groups and their members ranked by edge count.
-
-    A neighbour's rank inside a group is the number of edges (of any type) that tie it to the centre,
-    so a paper that is both cited and co-authored sorts above one tied once (then by title, then id).
-    Ranking needs only each neighbour's id and title; with ``per_group`` only the best that many per
-    group are loaded whole, with their edge attrs (a popular author or category has thousands of
-    neighbours; a page shows a few).
-    """
-    require_node(tx, node_id)
-    full = per_group is None
-    ends = tx.edge_ends(node_id, with_attrs=full)
-    ties: dict[str, int] = defaultdict(int)
-    for e in ends:
-        ties[e.other_id] += 1
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    members: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # group -> neighbour id -> title
-    for e in ends:
-        key = (e.type, e.direction)
-        counts[key] += 1
-        members[key][e.other_id] = e.other_title
-
-    def rank(t: tuple[str, str]) -> tuple[int, str, str]:
-        return -ties[t[0]], t[1].lower(), t[0]
-
-    shown: dict[tuple[str, str], list[str]] = {}
-    for key, group in members.items():
-        best = sorted(group.items(), key=rank) if full else heapq.nsmallest(per_group, group.items(), key=rank)
-        shown[key] = [nid for nid, _ in best]
-    # each shown neighbour's edges in the group, for their attrs in edge order
-    shown_ids = {n for ids in shown.values() for n in ids}
-    tying: dict[tuple[str, str, str], list[r.EdgeEnd]] = defaultdict(list)
-    for e in ends if full else tx.edge_ends(node_id, among=shown_ids):
-        tying[(e.type, e.direction, e.other_id)].append(e)
-    nodes = tx.get_nodes(shown_ids)
-    groups = []
-    for key, ids in shown.items():
-        g = NeighbourGroup(key[0], key[1], counts[key], size=len(members[key]))
-        g.neighbours = [(nodes[n], ties[n], [e.attrs for e in sorted(tying[(*key, n)], key=lambda e: e.id)])
-                        for n in ids]
-        groups.append(g)
-    return sorted(groups, key=lambda g: (-g.count, g.edge_type, g.direction))
-
-
-def show(tx: Tx, node_id: str) -> dict[str, Any]:
-    """The node with its measurements and edges, in the CLI's ``show --json`` shape."""
+def show(tx: Tx, node_id: str, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+    """The node with its measurements and edges, in the CLI's ``show --json`` shape: every edge in edge
+    order, or (``limit``) rows ``offset`` to ``offset + limit`` of each group (edge type, direction; the
+    other end's id order), with ``groups`` giving each group's count, offset and how many are shown."""
     node = require_node(tx, node_id)
-    return {
+    if limit is None:
+        edges = [e.to_dict() for e in tx.edge_listing(node.id)]
+        groups = None
+    else:
+        edges, groups = [], []
+        for (etype, direction), count in group_order(tx.edge_counts(node.id)):
+            page = tx.group_edges(node.id, etype, direction, limit, offset)
+            edges += [e.to_dict() for e in page]
+            groups.append({"type": etype, "direction": direction, "count": count, "offset": offset,
+                           "shown": len(page)})
+    out = {
         "id": node.id,
         "kind": node.kind,
         "title": node.title,
@@ -164,6 +120,14 @@ def show(tx: Tx, node_id: str) -> dict[str, Any]:
         "added": r.added_json(tx.added([node.id]).get(node.id), node.created_at),
         "measurements": [{k: v for k, v in m.to_dict().items() if k in SHOW_MEASUREMENT_FIELDS}
                          for m in tx.measurements_of(node.id)],
-        "edges": [e.to_dict() for e in tx.edge_listing(node.id)],
+        "edges": edges,
     }
+    if groups is not None:
+        out["groups"] = groups
+    return out
+
+
+def group_order(counts: dict[tuple[str, str], int]) -> list[tuple[tuple[str, str], int]]:
+    """Groups as a node's page lists them: the biggest first, then by edge type and direction."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))
 

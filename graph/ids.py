@@ -1,6 +1,7 @@
 """Node ids: a kind prefix and a slug of the title (``finding:for-small-cl-loss-weights-…``)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -11,13 +12,16 @@ _SPACE = re.compile(r"\s+")
 
 
 def slugify(title: str) -> str:
-    text = "".join(c for c in unicodedata.normalize("NFKD", title) if not unicodedata.combining(c))
+    # ASCII text has nothing to decompose (a snapshot's titles mostly): skip the per-character pass
+    text = title if title.isascii() else "".join(
+        c for c in unicodedata.normalize("NFKD", title) if not unicodedata.combining(c))
     slug = _NON_ALNUM.sub("-", text.lower()).strip("-")
     if len(slug) > MAX_SLUG:
         slug = slug[:MAX_SLUG].rsplit("-", 1)[0]
     return slug or "untitled"
 
 
+@functools.lru_cache(maxsize=65536)  # the same names and titles are normalised many times in a batch
 def normalize_title(title: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", title)).strip().lower()
 

@@ -14,7 +14,9 @@ Identifier lookups are indexed reads of table ``identifiers`` and titles an inde
 ``(kind, title_norm)``, one query per 500 records, so a batch costs a few queries whatever the graph's size.
 A known paper is filled in, never overwritten: an empty abstract, missing attrs, identifiers, categories,
 and its authors when it has none. Authors and categories are recognised by kind and normalised name, as
-the other parsers' are. New papers, authors, categories and edges go in through :func:`graph.bulk.load`
+the other parsers' are; within one run of :func:`ingest_records` the ids found or written by committed
+batches are remembered, so later batches look up only names they have not met. New papers, authors,
+categories and edges go in through :func:`graph.bulk.load`
 (the same checks as one-at-a-time writes; one ``node.add`` log entry per node, one ``bulk.load`` entry
 for the edges). Records that repeat within a batch are merged first, so a file that lists a paper twice
 writes it once.
@@ -42,6 +44,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CATEGORY = re.compile(r"[a-z][a-z\-]*(?:\.[A-Za-z\-]{1,12})?")  # cs.LG, hep-th, math.AG, q-bio.NC
 CATEGORY_ATTRS = {"taxonomy": "arxiv"}  # as graph.parsers.paper_page writes arXiv categories
 CATEGORY_EDGE = {"confidence": 1.0, "taxonomy": "arxiv"}
+# edge attrs shared by the edges that carry the same values: the bulk insert converts each object to JSON once
+_POSITIONS = tuple({"position": p} for p in range(64))
 
 
 def clean(text: Any) -> str:
@@ -221,12 +225,25 @@ def _resolve(tx: Tx, batch: list[PaperRecord]) -> list[str | None]:
     return [live.get(f) if f is not None else None for f in found]
 
 
-def _named_nodes(tx: Tx, kind: str, names: Iterable[str]) -> dict[str, str]:
-    """normalised name -> id of the stored ``kind`` node with that name (a live one where there is one)."""
+def _named_nodes(tx: Tx, kind: str, names: Iterable[str], cache: dict[tuple[str, str], str] | None = None,
+                 learned: dict[tuple[str, str], str] | None = None) -> dict[str, str]:
+    """normalised name -> id of the stored ``kind`` node with that name (a live one where there is one).
+    ``cache``: (kind, normalised name) -> id, what earlier batches of the same run found or wrote (read
+    first); ``learned``: where this batch's look-ups are noted for the cache."""
     out: dict[str, str] = {}
-    for norm, nodes in tx.nodes_by_titles(kind, {normalize_title(n) for n in names}).items():
+    missing: set[str] = set()
+    for name in names:
+        norm = normalize_title(name)
+        hit = cache.get((kind, norm)) if cache else None
+        if hit is not None:
+            out[norm] = hit
+        else:
+            missing.add(norm)
+    for norm, nodes in (tx.nodes_by_titles(kind, missing).items() if missing else ()):
         live = [n for n in nodes if n.status != "merged"]
         out[norm] = (live or nodes)[0].id
+        if learned is not None:
+            learned[(kind, norm)] = out[norm]
     return out
 
 
@@ -245,10 +262,14 @@ def _fill(tx: Tx, node: r.Node, rec: PaperRecord) -> bool:
     return bool(changes)
 
 
-def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any],
-                  report: IngestReport) -> list[tuple[str, bool]]:
+def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any], report: IngestReport,
+                  names: dict[tuple[str, str], str] | None = None,
+                  learned: dict[tuple[str, str], str] | None = None) -> list[tuple[str, bool]]:
     """Write ``records`` (one batch) in the caller's transaction; count into ``report``; return, for each
-    record left after merging repeats, in batch order, (its paper's id, whether the paper is new)."""
+    record left after merging repeats, in batch order, (its paper's id, whether the paper is new).
+    ``names``/``learned``: the run's cache of author and category ids (see :func:`_named_nodes`); the
+    authors and categories this batch looks up or writes are added to ``learned``, which the caller merges
+    into ``names`` once the transaction has committed."""
     from graph import bulk
 
     batch = _merge_batch(records)
@@ -257,7 +278,7 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
     targets = _resolve(tx, batch)
     stored = tx.get_nodes({t for t in targets if t is not None})
     # a stored paper keeps its authors; one without any gets those of the first record that is it
-    claimed = set(tx.edge_views(list(stored), "authored_by")) if stored else set()
+    claimed = tx.sources_with_edges(list(stored), "authored_by") if stored else set()
     gets_authors: set[int] = set()
     for i, target in enumerate(targets):
         if target is None or target not in claimed:
@@ -283,8 +304,8 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
     # authors and categories: stored ones by name, the rest created once
     author_names = {normalize_title(a): a for i in sorted(gets_authors) for a in batch[i].authors}
     cat_names = {normalize_title(c): c for rec in batch for c in rec.categories}
-    people = _named_nodes(tx, "author", author_names.values())
-    cats = _named_nodes(tx, "category", cat_names.values())
+    people = _named_nodes(tx, "author", author_names.values(), names, learned)
+    cats = _named_nodes(tx, "category", cat_names.values(), names, learned)
     extra = [{"kind": "author", "title": name, "source": provenance}
              for norm, name in author_names.items() if norm not in people]
     extra += [{"kind": "category", "title": name, "attrs": dict(CATEGORY_ATTRS), "source": provenance}
@@ -293,6 +314,8 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
         made = bulk.load(tx, nodes=extra, parse_text=False).node_ids
         for spec, nid in zip(extra, made):
             (people if spec["kind"] == "author" else cats)[normalize_title(spec["title"])] = nid
+            if learned is not None:
+                learned[(spec["kind"], normalize_title(spec["title"]))] = nid
         report.nodes_added += len(made)
 
     edges: list[tuple[str, str, str, dict[str, Any]]] = []
@@ -300,9 +323,9 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
     for i, rec in enumerate(batch):
         pid = ids[i]
         if i in gets_authors:
-            edges += [(pid, "authored_by", people[normalize_title(a)], {"position": p})
+            edges += [(pid, "authored_by", people[normalize_title(a)], _POSITIONS[p] if p < 64 else {"position": p})
                       for p, a in enumerate(rec.authors)]
-        edges += [(pid, "in_category", cats[normalize_title(c)], dict(CATEGORY_EDGE)) for c in rec.categories]
+        edges += [(pid, "in_category", cats[normalize_title(c)], CATEGORY_EDGE) for c in rec.categories]
         if rec.arxiv_id:
             identifiers.append(("arxiv", rec.arxiv_id, pid))
         if rec.doi:
@@ -312,13 +335,18 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
         present = tx.existing_edges([e[:3] for e in edges if e[0] in stored])
         edges = [e for e in edges if e[:3] not in present]
     if edges:
-        done = bulk.load(tx, edges=edges, provenance=provenance)
+        # every end was just read or written in this transaction, and the stored papers' edges that exist
+        # are filtered out above (a new paper has none): no look-ups of kinds or of existing edges
+        known = {pid: "paper" for pid in ids}
+        known.update((nid, "author") for nid in people.values())
+        known.update((nid, "category") for nid in cats.values())
+        done = bulk.load(tx, edges=edges, provenance=provenance, known=known)
         report.edges_added += done.edges
     return [(pid, target is None) for pid, target in zip(ids, targets)]
 
 
 # ---- files ----------------------------------------------------------------------------------------
-BATCH = 2000  # records per transaction
+BATCH = 5000  # records per transaction
 
 
 def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]], provenance: dict[str, Any],
@@ -328,13 +356,18 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
     same file again then adds only what is missing."""
     from graph.ingest import IngestReport
 
-    def flush(batch: list[PaperRecord]) -> None:
-        def body(tx) -> IngestReport:
-            part = IngestReport()  # fresh per attempt: a transaction that lost a race runs again
-            upsert_papers(tx, [_copy(x) for x in batch], provenance, part)
-            return part
+    names: dict[tuple[str, str], str] = {}  # (kind, normalised name) -> id of authors and categories met so far
 
-        report.absorb(store.run_in_transaction(body))
+    def flush(batch: list[PaperRecord]) -> None:
+        def body(tx) -> tuple[IngestReport, dict]:
+            part = IngestReport()  # fresh per attempt: a transaction that lost a race runs again
+            learned: dict[tuple[str, str], str] = {}
+            upsert_papers(tx, [_copy(x) for x in batch], provenance, part, names, learned)
+            return part, learned
+
+        part, learned = store.run_in_transaction(body)
+        names.update(learned)  # only what a committed transaction wrote or saw
+        report.absorb(part)
 
     batch: list[PaperRecord] = []
     for rec, warnings in stream:

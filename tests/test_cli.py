@@ -171,7 +171,8 @@ def test_export_formats(seeded_db, tmp_path):
     assert "csv writes a zip" in run("export", "--format", "csv", ok=False).stderr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["show", SEED_FINDING], ["search", "CL loss"]])
+@pytest.mark.parametrize("args", [["--help"], ["show", SEED_FINDING], ["search", "CL loss"],
+                                  ["neighbors", SEED_FINDING]])
 def test_query_commands_do_not_import_heavy_libraries(seeded_db, args):
     code = (
         "import sys; from app.cli import main\n"

@@ -22,7 +22,7 @@ def node_page() -> None:
         _pick_node(g)
         return
     try:
-        page = g.node_page(node_id, per_group=MAX_PER_GROUP)
+        page = g.node_page(node_id, per_group=MAX_PER_GROUP, offsets=_offsets(node_id))
     except ValueError as exc:
         c.show_error(exc)
         st.page_link("views/search.py", label="Search the graph", icon=":material/search:")
@@ -62,7 +62,7 @@ def node_page() -> None:
 
     left, right = st.columns([1, 1], gap="large")
     with left:
-        _neighbourhood(page.groups)
+        _neighbourhood(page.groups, node.id)
     with right:
         _similar(g, node)
 
@@ -151,7 +151,41 @@ def _provenance(node, page) -> None:
         st.caption(c.md(f"Recorded by {source['run']}"))
 
 
-def _neighbourhood(groups) -> None:
+def _offset_key(node_id: str, edge_type: str, direction: str) -> str:
+    return f"grp_{node_id}_{edge_type}_{direction}"
+
+
+def _offsets(node_id: str) -> dict[tuple[str, str], int]:
+    """Where each of the node's groups is paged to (session state, set by the groups' buttons)."""
+    prefix = f"grp_{node_id}_"
+    out = {}
+    for key, value in st.session_state.items():
+        if isinstance(key, str) and key.startswith(prefix) and isinstance(value, int):
+            edge_type, _, direction = key[len(prefix):].rpartition("_")
+            out[(edge_type, direction)] = value
+    return out
+
+
+def _turn(key: str, offset: int) -> None:
+    st.session_state[key] = max(0, offset)
+
+
+def _pager(grp, node_id: str) -> None:
+    """"31–60 of 312,345" and the buttons that page through a group bigger than a page."""
+    if grp.size <= MAX_PER_GROUP:
+        return
+    key = _offset_key(node_id, grp.edge_type, grp.direction)
+    first = grp.offset + 1
+    last = grp.offset + len(grp.neighbours)
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        st.caption(f"{first:,}–{last:,} of {grp.size:,}" + (f" · {grp.more:,} more" if grp.more else ""))
+        st.button("Previous", key=f"{key}_prev", disabled=grp.offset == 0, on_click=_turn,
+                  args=(key, grp.offset - MAX_PER_GROUP))
+        st.button("Next", key=f"{key}_next", disabled=not grp.more, on_click=_turn,
+                  args=(key, grp.offset + MAX_PER_GROUP))
+
+
+def _neighbourhood(groups, node_id: str) -> None:
     shown = [grp for grp in groups if grp.edge_type != "listed_similar"]
     listed = [grp for grp in groups if grp.edge_type == "listed_similar"]
     st.markdown("#### Neighbourhood — ranked by edge count")
@@ -170,8 +204,7 @@ def _neighbourhood(groups) -> None:
             extra = f"{ties} edges: " + ", ".join(ties_by_node[node.id]) if ties > 1 else ""
             attrs_text = c.attrs_caption(attrs)
             c.node_summary(node, extra=" · ".join(x for x in (extra, attrs_text) if x), description=False)
-        if grp.size > MAX_PER_GROUP:
-            st.caption(f"and {grp.size - MAX_PER_GROUP} more (open the graph view)")
+        _pager(grp, node_id)
 
 
 def _similar(g, node) -> None:

@@ -96,17 +96,19 @@ class EdgeQueries(NodeQueries):
         return out
 
     # ---- edges seen from one end -----------------------------------------------------------------
-    def edge_ends(self, node_id: str, among: Iterable[str] | None = None, *,
-                  with_attrs: bool = True) -> list[r.EdgeEnd]:
+    def edge_ends(self, node_id: str, among: Iterable[str] | None = None, *, with_attrs: bool = True,
+                  directions: Iterable[str] = ("out", "in")) -> list[r.EdgeEnd]:
         """Every edge touching ``node_id``, seen from it (a self-loop twice), unordered; only those whose
-        other end is one of ``among`` when it is given. ``with_attrs=False`` leaves the attrs out (None):
-        the least a ranking of a node's neighbours needs (a hub has thousands)."""
+        other end is one of ``among`` when it is given, and only in ``directions``. ``with_attrs=False``
+        leaves the attrs out (None): the least a ranking of a node's neighbours needs (a hub has thousands)."""
         groups = [None] if among is None else list(chunks(list(set(among))))
         out: list[r.EdgeEnd] = []
-        for direction, here, there in _DIRECTIONS:
+        for direction, here, there in (d for d in _DIRECTIONS if d[0] in set(directions)):
             cols = (m.Edge.id, m.Edge.type, there, m.Node.kind, m.Node.title)
             q = select(*cols, *((m.Edge.attrs,) if with_attrs else ())).join(m.Node, m.Node.id == there)
-            q = q.where(here == node_id)
+            # with ``among``, the lookup is driven by the other ends' index (a seek each); ``here || ''``
+            # keeps SQLite from walking a hub's whole range of this end's index instead
+            q = q.where((here if among is None else here.concat("")) == node_id)
             for group in groups:
                 rows = self._rows(q if group is None else q.where(there.in_(group))).all()
                 if with_attrs:
@@ -115,6 +117,51 @@ class EdgeQueries(NodeQueries):
                 else:
                     out.extend(r.EdgeEnd(i, t, direction, o, k, title) for i, t, o, k, title in rows)
         return out
+
+    # ---- a node's groups (edge type, direction), counted and paged -------------------------------------
+    def edge_counts(self, node_id: str) -> dict[tuple[str, str], int]:
+        """(edge type, direction) -> how many edges touch ``node_id`` so (a self-loop in both directions):
+        counted on the indexes (source, type, target) and (target, type, source), no row read."""
+        out: dict[tuple[str, str], int] = {}
+        for direction, here, _ in _DIRECTIONS:
+            q = select(m.Edge.type, func.count()).where(here == node_id).group_by(m.Edge.type)
+            out.update(((t, direction), n) for t, n in self._rows(q).all())
+        return out
+
+    def group_members(self, node_id: str, direction: str, edge_types: Iterable[str]) -> list[tuple[str, str]]:
+        """(edge type, other end's id) of every ``direction`` edge of ``node_id`` of ``edge_types``: the
+        members of groups small enough to load whole."""
+        _, here, there = _DIRECTIONS[0] if direction == "out" else _DIRECTIONS[1]
+        types = sorted(set(edge_types))
+        if not types:
+            return []
+        return [tuple(x) for x in self._rows(select(m.Edge.type, there).where(here == node_id,
+                                                                               m.Edge.type.in_(types))).all()]
+
+    def group_page(self, node_id: str, edge_type: str, direction: str, limit: int, offset: int = 0,
+                   exclude: Iterable[str] = ()) -> list[str]:
+        """Ids of the nodes at the other end of ``node_id``'s ``edge_type`` edges in ``direction``, in id
+        order, leaving out ``exclude``: rows ``offset`` to ``offset + limit`` of that order, read from the
+        index in order (a hub's group of a million costs one page, not a sort)."""
+        _, here, there = _DIRECTIONS[0] if direction == "out" else _DIRECTIONS[1]
+        q = select(there).where(here == node_id, m.Edge.type == edge_type)
+        skip = sorted(set(exclude))
+        if skip:
+            q = q.where(there.not_in(skip))
+        return list(self._rows(q.order_by(there).limit(limit).offset(offset)).scalars())
+
+    def group_edges(self, node_id: str, edge_type: str, direction: str, limit: int,
+                    offset: int = 0) -> list[r.EdgeEnd]:
+        """A page of ``node_id``'s ``edge_type`` edges in ``direction`` (rows ``offset`` to ``offset + limit``
+        in the other end's id order), with the other end's kind and title and the edge's attrs."""
+        _, here, there = _DIRECTIONS[0] if direction == "out" else _DIRECTIONS[1]
+        ids = self.group_page(node_id, edge_type, direction, limit, offset)
+        if not ids:
+            return []
+        q = (select(m.Edge.id, there, m.Node.kind, m.Node.title, m.Edge.attrs).join(m.Node, m.Node.id == there)
+             .where(here == node_id, m.Edge.type == edge_type, there.in_(ids)))
+        found = {o: r.EdgeEnd(i, edge_type, direction, o, k, t, dict(a or {})) for i, o, k, t, a in self._rows(q)}
+        return [found[o] for o in ids if o in found]
 
     def edge_listing(self, node_id: str) -> list[r.EdgeEnd]:
         """Every edge touching ``node_id`` seen from it, with attrs, in edge order (a self-loop: out, then
@@ -151,6 +198,14 @@ class EdgeQueries(NodeQueries):
         for e in edges:
             near, far = (e.source_id, e.target_id) if outgoing else (e.target_id, e.source_id)
             out.setdefault(near, []).append(r.EdgeView(e, direction, nodes[far]))
+        return out
+
+    def sources_with_edges(self, node_ids: Iterable[str], edge_type: str) -> set[str]:
+        """Those of ``node_ids`` that are the source of at least one ``edge_type`` edge (an index probe each)."""
+        out: set[str] = set()
+        for chunk in chunks(list(set(node_ids))):
+            q = select(m.Edge.source_id).where(m.Edge.source_id.in_(chunk), m.Edge.type == edge_type).distinct()
+            out.update(self._rows(q).scalars())
         return out
 
     # ---- evidence ------------------------------------------------------------------------------
@@ -213,6 +268,15 @@ class EdgeQueries(NodeQueries):
         count = func.count().label("c")
         row = self.s.execute(select(m.Edge.target_id, count).group_by(m.Edge.target_id)
                              .order_by(count.desc()).limit(1)).first()
+        return (row[0], row[1]) if row else None
+
+    def busiest_target_of_kind(self, kind: str) -> tuple[str, int] | None:
+        """The ``kind`` node that the most edges point to, with that count (each node's in-edges counted on
+        the index; None when there is no such node)."""
+        count = (select(func.count()).select_from(m.Edge).where(m.Edge.target_id == m.Node.id)
+                 .correlate(m.Node).scalar_subquery().label("c"))
+        row = self._rows(select(m.Node.id, count).where(m.Node.kind == kind).order_by(count.desc(), m.Node.id)
+                         .limit(1)).first()
         return (row[0], row[1]) if row else None
 
     def count_edges_by_type(self) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from db import models as m
 from db import records as r
@@ -46,8 +46,7 @@ class IdentifierQueries(TxBase):
         new = [{"scheme": s, "value": v, "node_id": n} for (s, v), n in wanted.items() if (s, v) not in held]
         if self.s.new or self.s.dirty or self.s.deleted:
             self.s.flush()  # the nodes they point at
-        for part in chunks(new):
-            self.s.execute(insert(m.Identifier), list(part))
+        self._bulk_insert("identifiers", new)  # db.queries.bulk.BulkWrites, a sibling mixin of db.session.Tx
         return len(new)
 
     def nodes_by_titles(self, kind: str, title_norms: Iterable[str]) -> dict[str, list[r.Node]]:

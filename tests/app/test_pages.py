@@ -372,3 +372,24 @@ def test_add_forms_write_or_show_errors(db, graph):
     submit(at, "Ingest")
     assert not at.exception
     assert "1 document(s)" in texts(at)
+
+
+def test_node_page_pages_through_a_group_bigger_than_a_page(db, graph):
+    from app.views.node import MAX_PER_GROUP
+
+    hub = "claim:a-claim-many-findings-support"
+    n = MAX_PER_GROUP + 12
+    graph.bulk_load([{"id": hub, "kind": "claim", "title": "A claim many findings support"}]
+                    + [{"id": f"finding:pager-{i:02d}", "kind": "finding", "title": f"Pager finding {i:02d}"}
+                       for i in range(n)],
+                    [(f"finding:pager-{i:02d}", "supports", hub, {}) for i in range(n)])
+    at = app(node=hub)
+    assert not at.exception
+    assert f"1–{MAX_PER_GROUP} of {n} · 12 more" in texts(at)
+    assert "Pager finding 00" in links(at) and f"Pager finding {MAX_PER_GROUP:02d}" not in links(at)
+    at.button(key=f"grp_{hub}_supports_in_next").click().run()
+    assert f"{MAX_PER_GROUP + 1}–{n} of {n}" in texts(at)
+    shown = [label for label in links(at) if label.startswith("Pager finding")]
+    assert shown == [f"Pager finding {i:02d}" for i in range(MAX_PER_GROUP, n)]
+    at.button(key=f"grp_{hub}_supports_in_prev").click().run()
+    assert f"1–{MAX_PER_GROUP} of {n}" in texts(at)
