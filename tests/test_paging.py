@@ -146,10 +146,11 @@ def _old_next_hop(tx, frontier, seen, limit):
 
 
 @pytest.fixture
-def walk_graph(tmp_path) -> Graph:
+def walk_graph(store_url) -> Graph:
     """A claim that 60 findings support (some also associated with it, or contradicting it), each finding
-    extracted from one of 25 papers, papers by authors: a hub far bigger than the walk's cut."""
-    g = Graph(str(tmp_path / "walk.db"))
+    extracted from one of 25 papers, papers by authors: a hub far bigger than the walk's cut (SQLite and
+    PostgreSQL)."""
+    g = Graph(store_url)
     nodes = [{"id": HUB, "kind": "claim", "title": "The hub claim"},
              {"id": "claim:other", "kind": "claim", "title": "Another claim"}]
     nodes += [{"id": f"finding:w-{i:02d}", "kind": "finding", "title": f"Finding {i}"} for i in range(60)]
