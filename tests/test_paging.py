@@ -125,3 +125,72 @@ def test_cli_prints_a_page_and_how_many_more(hub_graph):
     assert len(every["edges"]) == 49 and "groups" not in every
     bad = runner.invoke(app, ["neighbors", HUB, "--limit", "0"])
     assert bad.exit_code != 0
+
+
+# ---- the 2-hop walk reads a page of each group, never a hub's whole group -----------------------
+def _old_next_hop(tx, frontier, seen, limit):
+    """The walk as it was: every neighbour of the frontier collected (a union), sorted, then cut."""
+    from sqlalchemy import select, union
+
+    from db import models as m
+    from db.queries.base import chunks
+
+    seen = list(set(seen))
+    found: list[str] = []
+    for chunk in chunks(list(set(frontier))):
+        u = union(select(m.Edge.target_id.label("nid")).where(m.Edge.source_id.in_(chunk)),
+                  select(m.Edge.source_id.label("nid")).where(m.Edge.target_id.in_(chunk))).subquery()
+        q = select(u.c.nid).where(u.c.nid.not_in(seen)) if seen else select(u.c.nid)
+        found.extend(tx._rows(q.order_by(u.c.nid).limit(limit)).scalars())
+    return sorted(set(found) - set(seen))[:limit]
+
+
+@pytest.fixture
+def walk_graph(store_url) -> Graph:
+    """A claim that 60 findings support (some also associated with it, or contradicting it), each finding
+    extracted from one of 25 papers, papers by authors: a hub far bigger than the walk's cut (SQLite and
+    PostgreSQL)."""
+    g = Graph(store_url)
+    nodes = [{"id": HUB, "kind": "claim", "title": "The hub claim"},
+             {"id": "claim:other", "kind": "claim", "title": "Another claim"}]
+    nodes += [{"id": f"finding:w-{i:02d}", "kind": "finding", "title": f"Finding {i}"} for i in range(60)]
+    nodes += [{"id": f"paper:p-{i:02d}", "kind": "paper", "title": f"Paper {i}"} for i in range(25)]
+    nodes += [{"id": f"author:a-{i}", "kind": "author", "title": f"Author {i}"} for i in range(8)]
+    edges = [(f"finding:w-{i:02d}", "supports", HUB, {}) for i in range(0, 60, 1) if i % 7]
+    edges += [(f"finding:w-{i:02d}", "associated_with", HUB, {}) for i in range(0, 60, 5)]
+    edges += [(f"finding:w-{i:02d}", "contradicts", "claim:other", {}) for i in range(0, 60, 7)]
+    edges += [("claim:other", "associated_with", HUB, {})]
+    edges += [(f"finding:w-{i:02d}", "extracted_from", f"paper:p-{(i * 11) % 25:02d}", {}) for i in range(60)]
+    edges += [(f"paper:p-{i:02d}", "authored_by", f"author:a-{(i * 3) % 8}", {}) for i in range(25)]
+    g.bulk_load(nodes, edges)
+    return g
+
+
+@pytest.mark.parametrize("start", [HUB, "claim:other", "finding:w-14", "paper:p-03", "author:a-2"])
+@pytest.mark.parametrize("max_nodes", [5, 20, 40, 150])
+def test_the_paged_walk_equals_the_whole_walk(walk_graph, monkeypatch, start, max_nodes):
+    from db.queries.edges import EdgeQueries
+
+    for hops in (1, 2, 3):
+        new_nodes, new_edges = walk_graph.subgraph(start, hops=hops, max_nodes=max_nodes)
+        with monkeypatch.context() as mp:
+            mp.setattr(EdgeQueries, "next_hop", _old_next_hop)
+            old_nodes, old_edges = walk_graph.subgraph(start, hops=hops, max_nodes=max_nodes)
+        assert [n.id for n in new_nodes] == [n.id for n in old_nodes]
+        assert [e.id for e in new_edges] == [e.id for e in old_edges]
+        assert len(new_nodes) <= max_nodes
+
+
+def test_the_walk_reads_only_a_page_of_a_hubs_group(walk_graph):
+    with walk_graph.store.read() as tx:
+        ends = tx.edge_ends(HUB, with_attrs=False)
+        assert len(ends) > 60
+        groups = sorted({(e.type, e.direction) for e in ends})
+        assert groups == [("associated_with", "in"), ("supports", "in")]
+        fetched = tx.hop_candidates([HUB], 10)
+        # each group's first 10 entries in index order, not the hub's 63 edges
+        assert len(fetched) == 10 * len(groups)
+        assert sorted(fetched) == sorted(x for t, d in groups
+                                         for x in sorted(e.other_id for e in ends if e.type == t)[:10])
+        assert tx.next_hop([HUB], [HUB], 10) == sorted({e.other_id for e in ends})[:10]
+        assert tx.hop_candidates([HUB], 0) == [] and tx.next_hop([HUB], [HUB], 0) == []

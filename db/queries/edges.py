@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, select, union, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 
 from db import models as m
 from db import records as r
@@ -89,7 +89,9 @@ class EdgeQueries(NodeQueries):
         for chunk in chunks(order, 900):
             q = select(*EDGE_COLUMNS).where(m.Edge.source_id.in_(chunk))
             if len(order) <= 900:  # a longer list is checked in Python rather than bound a second time
-                q = q.where(m.Edge.target_id.in_(order))
+                # ``target_id || ''``: the lookup is driven by the sources' index, a seek each; on the
+                # target index a hub among the targets would have its whole range walked
+                q = q.where(m.Edge.target_id.concat("").in_(order))
             # row[3] is the target id (EDGE_COLUMNS order): checked before a record is built
             out.extend(edge_record(row) for row in self._rows(q).all() if row[3] in ids)
         out.sort(key=lambda e: e.id)
@@ -239,20 +241,42 @@ class EdgeQueries(NodeQueries):
     # ---- walks and counts -----------------------------------------------------------------------
     def next_hop(self, frontier: Iterable[str], seen: Iterable[str], limit: int) -> list[str]:
         """The first ``limit`` ids (sorted) of nodes joined by an edge to some node of ``frontier`` and not
-        in ``seen``: one level of a breadth-first walk, cut in the database rather than after loading a
-        hub's thousands of neighbours."""
-        seen = list(set(seen))
-        found: list[str] = []
-        for chunk in chunks(list(set(frontier))):
-            u = union(select(m.Edge.target_id.label("nid")).where(m.Edge.source_id.in_(chunk)),
-                      select(m.Edge.source_id.label("nid")).where(m.Edge.target_id.in_(chunk))).subquery()
-            q = select(u.c.nid)
-            if len(seen) <= 2000:  # a longer list is left out in Python rather than bound as parameters
-                q = q.where(u.c.nid.not_in(seen)) if seen else q
-                found.extend(self._rows(q.order_by(u.c.nid).limit(limit)).scalars())
-            else:
-                found.extend(self._rows(q.order_by(u.c.nid).limit(limit + len(seen))).scalars())
-        return sorted(set(found) - set(seen))[:limit]
+        in ``seen``: one level of a breadth-first walk. Each group (frontier node, edge type, direction) is
+        read from its index in order, only its first ``limit + len(seen)`` entries (enough to hold its first
+        ``limit`` unseen ones), and the groups merged here: a hub's whole group is never fetched."""
+        seen_set = set(seen)
+        if limit <= 0:
+            return []
+        found = set(self.hop_candidates(frontier, limit + len(seen_set)))
+        return sorted(found - seen_set)[:limit]
+
+    def hop_candidates(self, frontier: Iterable[str], per_group: int) -> list[str]:
+        """The first ``per_group`` other ends (in index order) of every group (edge type, direction) of every
+        node of ``frontier``, as fetched (an id once per group it is in). The groups are found by skipping
+        along the index (the next type after the last: a seek each), and each page is a range of the index
+        ending at its ``per_group``-th entry, so a hub's group costs ``per_group`` rows, not its size."""
+        if per_group <= 0:
+            return []
+        out: list[str] = []
+        for here, there in (("source_id", "target_id"), ("target_id", "source_id")):
+            sql = text(f"""
+                WITH RECURSIVE g(nid, type) AS (
+                    SELECT n.id, (SELECT min(e.type) FROM edges e WHERE e.{here} = n.id)
+                    FROM nodes n WHERE n.id IN :ids
+                    UNION ALL
+                    SELECT g.nid, (SELECT min(e.type) FROM edges e WHERE e.{here} = g.nid AND e.type > g.type)
+                    FROM g WHERE g.type IS NOT NULL
+                )
+                SELECT e.{there} FROM g JOIN edges e ON e.{here} = g.nid AND e.type = g.type
+                WHERE g.type IS NOT NULL AND e.{there} <= coalesce(
+                    (SELECT x.{there} FROM edges x WHERE x.{here} = g.nid AND x.type = g.type
+                     ORDER BY x.{there} LIMIT 1 OFFSET :off),
+                    (SELECT max(x.{there}) FROM edges x WHERE x.{here} = g.nid AND x.type = g.type))
+            """)
+            for chunk in chunks(sorted(set(frontier))):
+                stmt = sql.bindparams(bindparam("ids", value=chunk, expanding=True), off=per_group - 1)
+                out.extend(self._rows(stmt).scalars())
+        return out
 
     def edge_targets(self, edge_type: str, measured_only: bool = False, limit: int = 1000) -> list[r.Node]:
         """Nodes at the target end of some ``edge_type`` edge (papers with findings, runs with results),
