@@ -1,0 +1,324 @@
+"""Approximate nearest-neighbour indexes for similarity candidates, measured before one was chosen.
+
+    python -m bench.ann [--n 100000] [--big 1000000] [--libs usearch hnswlib faiss voyager] [--data planted clustered]
+
+What is measured, per library and configuration, on 384-d unit vectors (MiniLM's shape):
+
+- build: adding every vector to an empty index (2 threads; the machine has 2 cores);
+- recall of the all-pairs candidate set: every row queried for its top ``k`` (re-queried with a larger ``k``
+  where the ``k``-th hit is still above the threshold), the pairs found rescored exactly in float32 and kept at
+  cosine >= 0.65, against the exact set of :func:`graph.similarity.pairs_above`;
+- all-pairs time: those batch queries plus rescoring;
+- one node: the median time of one query (k = 64) for a single vector;
+- at ``--big`` (1M) rows, for the libraries named in ``--big-libs``: the build and one new node's query.
+
+Two kinds of generated data: ``planted`` (random unit rows, 2% of them near-copies of another row: the
+exact bench's data, :func:`bench.similarity.unit_vectors`) and ``clustered`` (rows drawn around cluster
+centres with a spread that puts a typical pair of the same cluster near the 0.65 threshold, so neighbourhoods
+are crowded and many pairs sit just above or below the cut: the hard case for recall).
+
+Libraries that are not installed are skipped with a line saying so (``pip install -e '.[ann-bench]'``).
+Prints a table and writes bench/results/ann.json; every row carries the load average when it was measured.
+
+The figures and the choice they led to are in README, "Approximate similarity".
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from bench import write_results  # noqa: E402
+from bench.similarity import DIM, unit_vectors  # noqa: E402
+
+THRESHOLD = 0.65
+THREADS = 2
+RESULTS = ROOT / "bench" / "results" / "ann.json"
+
+
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def clustered_vectors(n: int, seed: int = 0, per_cluster: int = 8, spread: float = 0.75) -> np.ndarray:
+    """Unit rows around ``n / per_cluster`` random centres (cluster sizes vary: geometric around ``per_cluster``).
+
+    A row is centre + noise of norm ``spread``: two rows of one cluster meet at cosine ≈ 1 / (1 + spread²)
+    (0.64 at the default), so about half of the same-cluster pairs lie above 0.65.
+    """
+    rng = np.random.default_rng(seed)
+    k = max(1, n // per_cluster)
+    centres = rng.standard_normal((k, DIM), dtype=np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    weights = rng.geometric(1 / per_cluster, k).astype(np.float64)
+    which = rng.choice(k, n, p=weights / weights.sum())
+    m = rng.standard_normal((n, DIM), dtype=np.float32)
+    m *= np.float32(spread) / np.linalg.norm(m, axis=1, keepdims=True)
+    m += centres[which]
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    return m
+
+
+def generate(kind: str, n: int, seed: int = 0) -> np.ndarray:
+    return unit_vectors(n, seed=seed) if kind == "planted" else clustered_vectors(n, seed=seed)
+
+
+# ---- the libraries: build(m) -> search(q, k) -> (keys (r, k) int64, cosine (r, k) float32) ----------
+Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def _usearch(params: dict[str, Any]) -> Callable[[np.ndarray], Search]:
+    from usearch.index import Index
+
+    def build(m: np.ndarray) -> Search:
+        index = Index(ndim=m.shape[1], metric="ip", dtype=params.get("dtype", "f32"),
+                      connectivity=params["M"], expansion_add=params["ef_construction"],
+                      expansion_search=params["ef"])
+        index.add(np.arange(len(m), dtype=np.uint64), m, threads=THREADS)
+
+        def search(q: np.ndarray, k: int):
+            r = index.search(q, k, threads=THREADS)
+            if len(q) == 1:  # one query answers Matches (found hits only), not BatchMatches
+                keys = np.full((1, k), -1, np.int64)
+                dist = np.full((1, k), 2.0, np.float32)
+                keys[0, :len(r.keys)] = r.keys
+                dist[0, :len(r.keys)] = r.distances
+                return keys, 1 - dist
+            keys = np.asarray(r.keys, dtype=np.int64)
+            dist = np.asarray(r.distances, dtype=np.float32)
+            keys = np.where(np.arange(keys.shape[1]) < np.asarray(r.counts)[:, None], keys, -1)
+            return keys, 1 - dist
+        return search
+    return build
+
+
+def _hnswlib(params: dict[str, Any]) -> Callable[[np.ndarray], Search]:
+    import hnswlib
+
+    def build(m: np.ndarray) -> Search:
+        index = hnswlib.Index(space="ip", dim=m.shape[1])
+        index.init_index(max_elements=len(m), ef_construction=params["ef_construction"], M=params["M"])
+        index.set_num_threads(THREADS)
+        index.add_items(m, np.arange(len(m)), num_threads=THREADS)
+        index.set_ef(params["ef"])
+
+        def search(q: np.ndarray, k: int):
+            index.set_ef(max(params["ef"], k))
+            labels, dist = index.knn_query(q, k=k, num_threads=THREADS)
+            return labels.astype(np.int64), 1 - dist
+        return search
+    return build
+
+
+def _faiss_search(index: Any, before: Callable[[int], None] | None = None) -> Search:
+    def search(q: np.ndarray, k: int):
+        if before is not None:
+            before(k)
+        sims, labels = index.search(q, k)
+        return labels.astype(np.int64), sims
+    return search
+
+
+def _faiss_hnsw(params: dict[str, Any]) -> Callable[[np.ndarray], Search]:
+    import faiss
+
+    def build(m: np.ndarray) -> Search:
+        faiss.omp_set_num_threads(THREADS)
+        index = faiss.IndexHNSWFlat(m.shape[1], params["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = params["ef_construction"]
+        index.add(m)
+        return _faiss_search(index, lambda k: setattr(index.hnsw, "efSearch", max(params["ef"], k)))
+    return build
+
+
+def _faiss_ivf(params: dict[str, Any]) -> Callable[[np.ndarray], Search]:
+    import faiss
+
+    def build(m: np.ndarray) -> Search:
+        faiss.omp_set_num_threads(THREADS)
+        nlist = params["nlist"] or max(16, int(4 * np.sqrt(len(m))))
+        quant = faiss.IndexFlatIP(m.shape[1])
+        index = faiss.IndexIVFFlat(quant, m.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        index.train(m[rng.choice(len(m), min(len(m), 64 * nlist), replace=False)])
+        index.add(m)
+        index.nprobe = params["nprobe"]
+        return _faiss_search(index)
+    return build
+
+
+def _voyager(params: dict[str, Any]) -> Callable[[np.ndarray], Search]:
+    import voyager
+
+    def build(m: np.ndarray) -> Search:
+        index = voyager.Index(voyager.Space.InnerProduct, num_dimensions=m.shape[1], M=params["M"],
+                              ef_construction=params["ef_construction"], max_elements=len(m))
+        index.add_items(m, ids=list(range(len(m))), num_threads=THREADS)
+
+        def search(q: np.ndarray, k: int):
+            labels, dist = index.query(q, k=k, num_threads=THREADS, query_ef=max(params["ef"], k))
+            labels, dist = np.atleast_2d(labels), np.atleast_2d(dist)
+            return labels.astype(np.int64), 1 - dist
+        return search
+    return build
+
+
+CONFIGS: list[tuple[str, str, str, Callable, dict[str, Any]]] = [
+    # (library, import name, label, builder, params)
+    ("usearch", "usearch", "HNSW f32 M=16 efC=128 ef=64", _usearch,
+     {"M": 16, "ef_construction": 128, "ef": 64}),
+    ("usearch", "usearch", "HNSW f16 M=16 efC=128 ef=64", _usearch,
+     {"M": 16, "ef_construction": 128, "ef": 64, "dtype": "f16"}),
+    ("hnswlib", "hnswlib", "HNSW M=16 efC=128 ef=64", _hnswlib, {"M": 16, "ef_construction": 128, "ef": 64}),
+    ("faiss", "faiss", "IVFFlat nlist=4·√n nprobe=16", _faiss_ivf, {"nlist": 0, "nprobe": 16}),
+    ("faiss", "faiss", "HNSWFlat M=16 efC=128 ef=64", _faiss_hnsw, {"M": 16, "ef_construction": 128, "ef": 64}),
+    ("voyager", "voyager", "HNSW M=16 efC=128 ef=64", _voyager, {"M": 16, "ef_construction": 128, "ef": 64}),
+]
+
+
+def available(module: str) -> bool:
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+def exact_pairs(m: np.ndarray) -> set[tuple[int, int]]:
+    from graph.similarity import pairs_above
+
+    i, j, _ = pairs_above(m, THRESHOLD, precision="float32")
+    return set(zip(i.tolist(), j.tolist()))
+
+
+def approx_pairs(m: np.ndarray, search: Search, k: int = 32, batch: int = 8192) -> set[tuple[int, int]]:
+    """All pairs at cosine >= THRESHOLD that the index finds, rescored exactly (the integration's method)."""
+    found_i, found_j = [], []
+    todo = np.arange(len(m))
+    while len(todo):
+        full = []
+        for s in range(0, len(todo), batch):
+            rows = todo[s:s + batch]
+            keys, sims = search(m[rows], min(k, len(m)))
+            ok = (keys >= 0) & (sims >= THRESHOLD - 0.02) & (keys != rows[:, None])
+            r, c = np.nonzero(ok)
+            found_i.append(rows[r])
+            found_j.append(keys[r, c])
+            if k < len(m):
+                full.append(rows[sims[:, -1] >= THRESHOLD - 0.02])  # its k-th hit is still close: ask for more
+        todo = np.concatenate(full) if full else np.empty(0, np.int64)
+        k *= 4
+    i, j = np.concatenate(found_i), np.concatenate(found_j)
+    a, b = np.minimum(i, j), np.maximum(i, j)
+    s = np.einsum("ij,ij->i", m[a], m[b])
+    keep = s >= np.float32(THRESHOLD)
+    return set(zip(a[keep].tolist(), b[keep].tolist()))
+
+
+def one_query_ms(m: np.ndarray, search: Search, reps: int = 50) -> float:
+    rng = np.random.default_rng(1)
+    times = []
+    for r in rng.integers(0, len(m), reps):
+        q = m[r:r + 1]
+        t = time.perf_counter()
+        search(q, 64)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def measure(lib: str, label: str, builder: Callable, params: dict[str, Any], m: np.ndarray,
+            exact: set[tuple[int, int]] | None) -> dict[str, Any]:
+    load_before = load()
+    t = time.perf_counter()
+    search = builder(params)(m)
+    build_s = time.perf_counter() - t
+    row: dict[str, Any] = {"library": lib, "config": label, "n": len(m), "build_s": round(build_s, 2),
+                           "query_ms": round(one_query_ms(m, search), 3)}
+    if exact is not None:
+        t = time.perf_counter()
+        got = approx_pairs(m, search)
+        row["all_pairs_s"] = round(time.perf_counter() - t, 2)
+        row["exact_pairs"] = len(exact)
+        row["recall"] = round(len(got & exact) / max(1, len(exact)), 5)
+    row["load_avg"] = f"{load_before} -> {load()}"
+    return row
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000, help="rows for the recall figures")
+    ap.add_argument("--big", type=int, default=1_000_000, help="rows for the build/query-at-scale figures; 0 skips")
+    ap.add_argument("--libs", nargs="+", default=["usearch", "hnswlib", "faiss", "voyager"])
+    ap.add_argument("--big-libs", nargs="+", default=["usearch", "hnswlib", "faiss"],
+                    help="libraries measured at --big (each build takes minutes on 2 cores)")
+    ap.add_argument("--data", nargs="+", default=["planted", "clustered"], choices=["planted", "clustered"])
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
+    args = ap.parse_args(argv)
+
+    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                                          "load_avg": os.getloadavg()},
+                              "threshold": THRESHOLD, "threads": THREADS, "rows": [], "skipped": []}
+    configs = [c for c in CONFIGS if c[0] in args.libs]
+    for lib in sorted({c[0] for c in configs}):
+        if not available(dict((c[0], c[1]) for c in configs)[lib]):
+            line = f"{lib}: not installed, skipped (pip install -e '.[ann-bench]')"
+            print(line, flush=True)
+            result["skipped"].append(line)
+    configs = [c for c in configs if available(c[1])]
+    for kind in args.data:
+        m = generate(kind, args.n)
+        t = time.perf_counter()
+        exact = exact_pairs(m)
+        exact_s = time.perf_counter() - t
+        result["rows"].append({"library": "exact", "config": "float32 BLAS, upper triangle", "data": kind,
+                               "n": args.n, "all_pairs_s": round(exact_s, 2), "exact_pairs": len(exact),
+                               "recall": 1.0, "load_avg": load()})
+        print(f"[{kind} n={args.n:,}] exact: {len(exact):,} pairs in {exact_s:.1f} s  (load {load()})", flush=True)
+        for lib, _, label, builder, params in configs:
+            row = {"data": kind, **measure(lib, label, builder, params, m, exact)}
+            result["rows"].append(row)
+            print(f"[{kind} n={args.n:,}] {lib:<8} {label:<32} build {row['build_s']:7.1f} s  "
+                  f"recall {row['recall']:.4f}  all-pairs {row['all_pairs_s']:6.1f} s  "
+                  f"one {row['query_ms']:.2f} ms  (load {row['load_avg']})", flush=True)
+        del m, exact
+    if args.big:
+        m = generate("clustered", args.big, seed=5)
+        seen: set[str] = set()
+        for lib, _, label, builder, params in configs:
+            if lib not in args.big_libs or lib in seen:  # the first configuration of each library only
+                continue
+            seen.add(lib)
+            row = {"data": "clustered", **measure(lib, label, builder, params, m, None)}
+            result["rows"].append(row)
+            print(f"[clustered n={args.big:,}] {lib:<8} {label:<32} build {row['build_s']:7.1f} s  "
+                  f"one {row['query_ms']:.2f} ms  (load {row['load_avg']})", flush=True)
+    result["machine"]["load_avg_after"] = os.getloadavg()
+
+    print()
+    print(f"{'data':<10} {'n':>9} {'library':<8} {'config':<32} {'build':>9} {'recall':>8} {'all-pairs':>10} "
+          f"{'one query':>10}  load avg")
+    for r in result["rows"]:
+        b = f"{r['build_s']:.1f} s" if "build_s" in r else "-"
+        rc = f"{r['recall']:.4f}" if "recall" in r else "-"
+        ap_s = f"{r['all_pairs_s']:.1f} s" if "all_pairs_s" in r else "-"
+        q = f"{r['query_ms']:.2f} ms" if "query_ms" in r else "-"
+        print(f"{r['data']:<10} {r['n']:>9,} {r['library']:<8} {r['config']:<32} {b:>9} {rc:>8} {ap_s:>10} "
+              f"{q:>10}  {r['load_avg']}")
+    write_results(args.out, result)
+    print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
