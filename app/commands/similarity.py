@@ -48,16 +48,22 @@ def register(app: typer.Typer) -> None:
         model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
         batch_size: int = typer.Option(64, "--batch-size", min=1, max=4096),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar for long work."),
+        device: str = typer.Option("cpu", "--device", help="cpu, or cuda where torch sees a GPU."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Embed nodes whose text is new or changed (unchanged text is never embedded twice)."""
-        from graph.embeddings import embed_pending
+        """Embed nodes whose text is new or changed (unchanged text is never embedded twice).
 
-        report = embed_pending(graph_of(ctx), model, batch_size=batch_size, progress=progress)
+        The graph is read a page at a time and stored as it goes: an interrupted run is resumed by running it again.
+        """
+        from graph.embeddings import check_device, embed_pending
+
+        check_device(device)  # before anything is read or loaded
+        report = embed_pending(graph_of(ctx), model, batch_size=batch_size, progress=progress, device=device)
         if as_json:
             emit_json(report.to_json())
             return
-        typer.echo(f"embedded {report.embedded} node(s), {report.skipped} already current ({report.model})")
+        rate = f", {report.texts_per_s} texts/s on {report.device}" if report.texts_per_s else ""
+        typer.echo(f"embedded {report.embedded} node(s), {report.skipped} already current ({report.model}{rate})")
 
     @app.command()
     @handles_errors
