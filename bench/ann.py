@@ -158,6 +158,24 @@ def _faiss_ivf(params: dict[str, Any]) -> Callable[[np.ndarray], Search]:
     return build
 
 
+def _integrated(params: dict[str, Any]) -> Callable[[np.ndarray], Search]:
+    """The index as graph.ann builds it (same training, nlist and nprobe), searched through faiss."""
+    from graph import ann
+    from graph.similarity import VectorIndex
+
+    def build(m: np.ndarray) -> Search:
+        vidx = VectorIndex("bench", ids=[f"n{k}" for k in range(len(m))], buf=m)
+        vidx.pos = {i: k for k, i in enumerate(vidx.ids)}
+        a = ann.AnnIndex("bench", m.shape[1], None)
+        a.build(vidx)
+
+        def search(q: np.ndarray, k: int):
+            sims, ids = a.index.search(np.ascontiguousarray(q), k)
+            return np.where(ids >= 0, a.rows_of(ids), -1), sims
+        return search
+    return build
+
+
 def _voyager(params: dict[str, Any]) -> Callable[[np.ndarray], Search]:
     import voyager
 
@@ -181,6 +199,7 @@ CONFIGS: list[tuple[str, str, str, Callable, dict[str, Any]]] = [
     ("usearch", "usearch", "HNSW f16 M=16 efC=128 ef=64", _usearch,
      {"M": 16, "ef_construction": 128, "ef": 64, "dtype": "f16"}),
     ("hnswlib", "hnswlib", "HNSW M=16 efC=128 ef=64", _hnswlib, {"M": 16, "ef_construction": 128, "ef": 64}),
+    ("faiss", "faiss", "IVFFlat as graph.ann (nprobe=32)", _integrated, {}),
     ("faiss", "faiss", "IVFFlat nlist=4·√n nprobe=16", _faiss_ivf, {"nlist": 0, "nprobe": 16}),
     ("faiss", "faiss", "HNSWFlat M=16 efC=128 ef=64", _faiss_hnsw, {"M": 16, "ef_construction": 128, "ef": 64}),
     ("voyager", "voyager", "HNSW M=16 efC=128 ef=64", _voyager, {"M": 16, "ef_construction": 128, "ef": 64}),
@@ -195,10 +214,18 @@ def available(module: str) -> bool:
         return False
 
 
-def exact_pairs(m: np.ndarray) -> set[tuple[int, int]]:
+def exact_pairs(m: np.ndarray, cache: Path | None = None) -> set[tuple[int, int]]:
+    """The exact candidate set (from ``cache``, an .npz of a previous run on the same data, when given and present)."""
     from graph.similarity import pairs_above
 
-    i, j, _ = pairs_above(m, THRESHOLD, precision="float32")
+    if cache is not None and cache.is_file():
+        with np.load(cache) as f:
+            i, j = f["i"], f["j"]
+    else:
+        i, j, _ = pairs_above(m, THRESHOLD, precision="float32")
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, i=i, j=j)
     return set(zip(i.tolist(), j.tolist()))
 
 
@@ -263,7 +290,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--big-libs", nargs="+", default=["usearch", "hnswlib", "faiss"],
                     help="libraries measured at --big (each build takes minutes on 2 cores)")
     ap.add_argument("--data", nargs="+", default=["planted", "clustered"], choices=["planted", "clustered"])
+    ap.add_argument("--only", nargs="+", default=[], help="configurations whose 'library config' contains one of these")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
+    ap.add_argument("--exact-cache", type=Path, default=None,
+                    help="keep the exact pairs here and reuse them (the exact time is then not measured again)")
     args = ap.parse_args(argv)
 
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
@@ -275,11 +305,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             line = f"{lib}: not installed, skipped (pip install -e '.[ann-bench]')"
             print(line, flush=True)
             result["skipped"].append(line)
-    configs = [c for c in configs if available(c[1])]
+    configs = [c for c in configs if available(c[1])
+               and (not args.only or any(o in f"{c[0]} {c[2]}" for o in args.only))]
+    configs.sort(key=lambda c: args.libs.index(c[0]))
     for kind in args.data:
         m = generate(kind, args.n)
         t = time.perf_counter()
-        exact = exact_pairs(m)
+        exact = exact_pairs(m, None if args.exact_cache is None
+                            else args.exact_cache / f"exact-{kind}-{args.n}-{THRESHOLD}.npz")
         exact_s = time.perf_counter() - t
         result["rows"].append({"library": "exact", "config": "float32 BLAS, upper triangle", "data": kind,
                                "n": args.n, "all_pairs_s": round(exact_s, 2), "exact_pairs": len(exact),

@@ -1,31 +1,35 @@
-"""Approximate similarity candidates for large graphs: a persisted, incrementally updated usearch HNSW index.
+"""Approximate similarity candidates for large graphs: a persisted, incrementally updated faiss IVF index.
 
 Exact search (:mod:`graph.similarity`) compares every pair: fine at 100k vectors (tens of seconds for all
 pairs), about 100 times that at 1M. From ``ANN_MIN_ROWS`` vectors on (``FINDINGS_ANN_MIN_ROWS``), candidates
-come from an HNSW graph instead: each node asks the index for its nearest neighbours, and every pair the index
-proposes is **rescored exactly** (float32 dot product of the stored vectors) before the threshold is applied,
-so reported scores are exact and only recall is approximate. A node whose ``k``-th neighbour is still close to
-the threshold is asked again with a larger ``k``, so crowded neighbourhoods are not cut at ``k``.
+come from an inverted-file index instead: the vectors are grouped into ``nlist`` lists around k-means centroids,
+and a query compares itself with the vectors of its ``nprobe`` nearest lists only. The index answers a range
+query (every vector at inner product above a radius, no top-k cut), and every pair it proposes is **rescored
+exactly** (float32 dot product of the stored vectors) before the threshold is applied: reported scores are
+exact, only recall is approximate (a close pair whose vectors fell into lists the query did not probe is missed).
 
-Why usearch: measured against hnswlib, faiss and voyager by ``python -m bench.ann`` (table and reasons in
-README, "Approximate similarity"). What the store needs besides speed and recall: removing and replacing
-vectors by key in place (faiss's HNSW cannot remove), and one file to save and load.
+Why faiss's IVFFlat: measured against usearch, hnswlib, voyager and faiss's HNSW by ``python -m bench.ann``
+(table and reasons in README, "Approximate similarity"). On 2 cores the HNSW graphs took minutes to build at
+100k and could not meet the 3-minute goal at 1M; IVF trains on a sample and adds vectors in one pass. It also
+removes and replaces vectors by id in place, and saves one file.
 
 The index is persisted and updated, never rebuilt without cause:
 
-- where: for a SQLite file ``<db>.ann/<model>.usearch`` beside the database, with ``<model>.json`` (the
+- where: for a SQLite file ``<db>.ann/<model>.faiss`` beside the database, with ``<model>.json`` (the
   manifest); for any other URL (PostgreSQL) a per-user cache directory,
   ``$XDG_CACHE_HOME/findings/ann/<sha256 of the URL without its password>/``; an in-memory database keeps the
   index in memory only.
 - the manifest names the library and its version, the parameters, the model, the dimension, the number of
-  vectors, the store's stamp (vector count, latest write) and how many full builds made it.
+  vectors, the store's stamp (vector count, latest write), how many vectors trained the centroids and how many
+  full builds made it.
 - on open, a manifest that does not match (model, dimension, parameters, library), an index file that does
-  not load or holds another count, or vectors that differ from the store's on a spot check, mean a rebuild.
+  not load or holds another count, or vectors that differ from the store's on a spot check, mean a rebuild;
+  so does growth past ``RETRAIN_GROWTH`` times the vectors the centroids were trained on (lists grow unbalanced).
 - updates: vectors written since the manifest's stamp are replaced, nodes that gained a vector are added,
-  keys whose node lost its vector are removed. Merged nodes stay in the index and are left out by the
+  ids whose node lost its vector are removed. Merged nodes stay in the index and are left out by the
   candidate rules, as in the exact path.
 
-Keys are 63-bit BLAKE2b hashes of node ids, so the index needs no id table of its own. usearch and numpy are
+Ids are 62-bit BLAKE2b hashes of node ids, so the index needs no id table of its own. faiss and numpy are
 imported inside functions.
 """
 from __future__ import annotations
@@ -35,7 +39,6 @@ import json
 import os
 import re
 import threading
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,9 +52,11 @@ if TYPE_CHECKING:
 ANN_MIN_ROWS = 200_000  # from here on candidates come from the index (see README for the measurement)
 ANN_MIN_ROWS_ENV = "FINDINGS_ANN_MIN_ROWS"
 METHOD_ENV = "FINDINGS_SIMILARITY"  # "exact" forces exact search everywhere; "auto" (default) decides by size
-LIBRARY = "usearch"
-PARAMS = {"metric": "ip", "dtype": "f32", "connectivity": 16, "expansion_add": 128, "expansion_search": 64}
-QUERY_K = 32  # neighbours asked per node; asked again with 4x as many where the last is still close
+LIBRARY = "faiss"
+# nlist = lists_per_sqrt·√n lists (at most n / 39: faiss's k-means wants 39 training points a list), nprobe probed
+PARAMS = {"index": "IVFFlat", "metric": "inner_product", "lists_per_sqrt": 4, "nprobe": 32}
+TRAIN_PER_LIST, TRAIN_ITERATIONS = 40, 10  # k-means on a sample: training cost grows with nlist², keep it small
+RETRAIN_GROWTH = 4.0  # rebuild when the index holds this many times the vectors its centroids were trained on
 MARGIN = 0.02  # index hits this far below the threshold are still rescored
 THREADS = max(1, os.cpu_count() or 1)
 FORMAT = 1
@@ -71,15 +76,14 @@ class Method:
         if self.kind == "exact":
             return {"kind": "exact"}
         return {"kind": "approximate", "library": self.library, "version": self.version,
-                "params": {**(self.params or {}), "k": QUERY_K, "rescored": "float32"}}
+                "params": {**(self.params or {}), "rescored": "float32"}}
 
     def describe(self) -> str:
         if self.kind == "exact":
             return "exact (every pair compared)"
         p = self.params or {}
-        return (f"approximate ({self.library} {self.version} HNSW, M={p.get('connectivity')}, "
-                f"ef_construction={p.get('expansion_add')}, ef={p.get('expansion_search')}, k={QUERY_K}; "
-                "scores rescored exactly, pairs can be missed; --exact for all)")
+        return (f"approximate ({self.library} {self.version} {p.get('index')}, nlist={p.get('nlist')}, "
+                f"nprobe={p.get('nprobe')}; scores rescored exactly, pairs can be missed; --exact for all)")
 
 
 EXACT = Method("exact")
@@ -100,7 +104,7 @@ def min_rows() -> int:
 
 def available() -> bool:
     try:
-        import usearch.index  # noqa: F401
+        import faiss  # noqa: F401
     except ImportError:
         return False
     return True
@@ -114,10 +118,13 @@ def use_approximate(n_rows: int, exact: bool = False) -> bool:
     return not exact and setting == "auto" and n_rows >= min_rows() and available()
 
 
-def method() -> Method:
-    import usearch
+def method(a: AnnIndex | None = None) -> Method:
+    import faiss
 
-    return Method("approximate", LIBRARY, usearch.__version__, dict(PARAMS))
+    params = dict(PARAMS)
+    if a is not None and a.index is not None:
+        params["nlist"] = int(a.index.nlist)
+    return Method("approximate", LIBRARY, faiss.__version__, params)
 
 
 # ---- where the index lives ---------------------------------------------------------------------
@@ -141,11 +148,15 @@ def index_dir(url: str) -> Path | None:
 
 
 def keys_of(ids: list[str]) -> np.ndarray:
-    """63-bit keys of node ids (BLAKE2b): stable across processes, so the index stores no id table."""
+    """62-bit ids of node ids (BLAKE2b): stable across processes, so the index stores no id table."""
     import numpy as np
 
-    return np.fromiter((int.from_bytes(hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest(), "little") >> 1
-                        for i in ids), dtype=np.uint64, count=len(ids))
+    return np.fromiter((int.from_bytes(hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest(), "little") >> 2
+                        for i in ids), dtype=np.int64, count=len(ids))
+
+
+def n_lists(n: int) -> int:
+    return max(1, min(int(PARAMS["lists_per_sqrt"] * n ** 0.5), n // 39))
 
 
 # ---- the index -------------------------------------------------------------------------------------
@@ -154,11 +165,12 @@ class AnnIndex:
     model: str
     dim: int
     folder: Path | None
-    index: Any = None  # usearch.index.Index
+    index: Any = None  # faiss.IndexIVFFlat
+    trained_on: int = 0
     stamp: tuple[int, Any] = (0, None)
     builds: int = 0
     updates: int = 0
-    keys: Any = None  # np.uint64 key of each row of the vector cache, in its order
+    keys: Any = None  # np.int64 id of each row of the vector cache, in its order
     sorted_keys: Any = None
     sorted_pos: Any = None
     rows_seen: int = -1
@@ -167,34 +179,49 @@ class AnnIndex:
 
     @property
     def index_path(self) -> Path | None:
-        return None if self.folder is None else self.folder / f"{_safe(self.model)}.usearch"
+        return None if self.folder is None else self.folder / f"{_safe(self.model)}.faiss"
 
     @property
     def manifest_path(self) -> Path | None:
         return None if self.folder is None else self.folder / f"{_safe(self.model)}.json"
 
     def manifest(self) -> dict[str, Any]:
-        import usearch
+        import faiss
 
         latest = self.stamp[1]
-        return {"format": FORMAT, "library": LIBRARY, "version": usearch.__version__, "params": PARAMS,
-                "model": self.model, "dim": self.dim, "count": len(self.index),
+        return {"format": FORMAT, "library": LIBRARY, "version": faiss.__version__, "params": PARAMS,
+                "model": self.model, "dim": self.dim, "count": int(self.index.ntotal),
+                "nlist": int(self.index.nlist), "trained_on": self.trained_on,
                 "stamp": [self.stamp[0], latest.isoformat() if isinstance(latest, datetime) else latest],
                 "builds": self.builds, "updates": self.updates}
 
-    def _new(self) -> Any:
-        from usearch.index import Index
+    def _new(self, sample: np.ndarray) -> Any:
+        """An IVFFlat index whose centroids are trained on ``sample`` (at most TRAIN_PER_LIST vectors a list)."""
+        import faiss
+        import numpy as np
 
-        return Index(ndim=self.dim, metric=PARAMS["metric"], dtype=PARAMS["dtype"],
-                     connectivity=PARAMS["connectivity"], expansion_add=PARAMS["expansion_add"],
-                     expansion_search=PARAMS["expansion_search"])
+        faiss.omp_set_num_threads(THREADS)
+        nlist = n_lists(len(sample))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = TRAIN_ITERATIONS
+        rng = np.random.default_rng(0)
+        per_list = TRAIN_PER_LIST * nlist
+        train = sample if len(sample) <= per_list else sample[np.sort(rng.choice(len(sample), per_list,
+                                                                                 replace=False))]
+        index.train(np.ascontiguousarray(train, dtype=np.float32))
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove and reconstruct by id
+        index.nprobe = min(PARAMS["nprobe"], nlist)
+        self.trained_on = len(sample)
+        return index
 
     def save(self) -> None:
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.index_path.with_suffix(".usearch.tmp")
-        self.index.save(str(tmp))
+        import faiss
+
+        tmp = self.index_path.with_suffix(".faiss.tmp")
+        faiss.write_index(self.index, str(tmp))
         os.replace(tmp, self.index_path)
         mtmp = self.manifest_path.with_suffix(".json.tmp")
         mtmp.write_text(json.dumps(self.manifest(), indent=1) + "\n", encoding="utf-8")
@@ -202,10 +229,10 @@ class AnnIndex:
 
     def build(self, vidx: VectorIndex) -> None:
         """Every vector of the cache, from nothing."""
-        self.index = self._new()
         self._positions(vidx)
+        self.index = self._new(vidx.matrix)
         if len(vidx.ids):
-            self.index.add(self.keys, vidx.matrix, threads=THREADS)
+            self.index.add_with_ids(vidx.matrix, self.keys)
         self.stamp = vidx.stamp
         self.builds += 1
         self.save()
@@ -217,14 +244,13 @@ class AnnIndex:
         self.sorted_pos = np.argsort(self.keys, kind="stable")
         self.sorted_keys = self.keys[self.sorted_pos]
         if len(self.sorted_keys) > 1 and bool((self.sorted_keys[1:] == self.sorted_keys[:-1]).any()):
-            raise ValueError("two node ids share an index key; use exact search (--exact)")
+            raise ValueError("two node ids share an index id; use exact search (--exact)")
         self.rows_seen = len(vidx.ids)
         self.source = vidx
 
     def load(self, vidx: VectorIndex) -> bool:
         """Open the persisted index if its manifest matches ``vidx``'s model; False when it must be rebuilt."""
-        import usearch
-        from usearch.index import Index
+        import faiss
 
         if self.index_path is None or not self.index_path.is_file() or not self.manifest_path.is_file():
             return False
@@ -234,16 +260,18 @@ class AnnIndex:
             self.builds, self.updates = int(man.get("builds", 0)), int(man.get("updates", 0))
             if (man.get("format") != FORMAT or man.get("library") != LIBRARY or man.get("params") != PARAMS
                     or man.get("model") != self.model or man.get("dim") != self.dim
-                    or man.get("version") != usearch.__version__):
+                    or man.get("version") != faiss.__version__):
                 return False
-            index = Index.restore(str(self.index_path))
-            if index is None or index.ndim != self.dim or len(index) != man.get("count"):
+            index = faiss.read_index(str(self.index_path))
+            if (not isinstance(index, faiss.IndexIVFFlat) or index.d != self.dim or index.ntotal != man.get("count")
+                    or index.nlist != man.get("nlist")):
                 return False
+            self.trained_on = int(man["trained_on"])
             count, latest = man["stamp"]
             self.stamp = (int(count), datetime.fromisoformat(latest) if isinstance(latest, str) else latest)
         except (OSError, ValueError, TypeError, KeyError, RuntimeError, AttributeError):
             return False
-        index.expansion_search = PARAMS["expansion_search"]
+        index.nprobe = min(PARAMS["nprobe"], index.nlist)
         self.index = index
         return True
 
@@ -255,12 +283,21 @@ class AnnIndex:
             return len(self.index) == 0
         rng = np.random.default_rng(len(vidx.ids))
         rows = rng.choice(len(vidx.ids), min(SPOT_CHECK, len(vidx.ids)), replace=False)
-        got = self.index.get(self.keys[rows])
-        if got is None:
+        try:
+            got = self.index.reconstruct_batch(self.keys[rows])
+        except RuntimeError:  # an id the index does not hold
             return False
-        got = np.asarray(got if not isinstance(got, tuple) else [g if g is not None else np.full(self.dim, np.nan)
-                                                                  for g in got], dtype=np.float32)
-        return got.shape == (len(rows), self.dim) and bool(np.allclose(got, vidx.matrix[rows], atol=1e-5))
+        return got.shape == (len(rows), self.dim) and bool(np.allclose(got, vidx.matrix[rows], atol=1e-6))
+
+    def held(self) -> np.ndarray:
+        """Every id the index holds."""
+        import faiss
+        import numpy as np
+
+        inv = self.index.invlists
+        parts = [faiss.rev_swig_ptr(inv.get_ids(k), inv.list_size(k)).copy()
+                 for k in range(self.index.nlist) if inv.list_size(k)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
 
     def sync(self, vidx: VectorIndex, changed: list[str] | None) -> int:
         """Bring the index up to ``vidx`` in place; ``changed`` are node ids re-embedded since ``self.stamp``
@@ -269,26 +306,24 @@ class AnnIndex:
 
         if self.rows_seen != len(vidx.ids) or self.source is not vidx or self.keys is None:
             self._positions(vidx)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            held = np.asarray(self.index.keys, dtype=np.uint64) if len(self.index) else np.empty(0, np.uint64)
+        held = self.held()
         gone = np.setdiff1d(held, self.keys, assume_unique=True)
         new_rows = np.flatnonzero(~np.isin(self.keys, held, assume_unique=True))
         if changed is None:
             old = np.setdiff1d(np.arange(len(vidx.ids)), new_rows)
-            got = self.index.get(self.keys[old]) if len(old) else np.empty((0, self.dim), np.float32)
+            got = self.index.reconstruct_batch(self.keys[old]) if len(old) else np.empty((0, self.dim), np.float32)
             differs = ~np.all(np.isclose(np.asarray(got, np.float32), vidx.matrix[old], atol=1e-6), axis=1)
             replace = old[differs]
         else:
             replace = np.array([vidx.pos[i] for i in changed if i in vidx.pos], dtype=np.int64)
             replace = np.setdiff1d(replace, new_rows)
         if len(gone):
-            self.index.remove(gone)
+            self.index.remove_ids(gone)
         if len(replace):
-            self.index.remove(self.keys[replace])
+            self.index.remove_ids(self.keys[replace])
         add = np.union1d(new_rows, replace).astype(np.int64)
         if len(add):
-            self.index.add(self.keys[add], vidx.matrix[add], threads=THREADS)
+            self.index.add_with_ids(np.ascontiguousarray(vidx.matrix[add]), self.keys[add])
         touched = int(len(gone) + len(add))
         self.stamp = vidx.stamp
         if touched:
@@ -313,31 +348,19 @@ class AnnIndex:
         hit = self.sorted_keys[at] == keys
         return np.where(hit, self.sorted_pos[at], -1)
 
-    def neighbours(self, queries: np.ndarray, cut: float, limit_rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """(query index, cache row) of index hits at cosine >= cut - MARGIN for each row of ``queries`` (q, d)."""
+    def neighbours(self, queries: np.ndarray, cut: float) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, cache row) of every index hit at cosine > cut - MARGIN for each row of ``queries`` (q, d):
+        a range search, so a crowded neighbourhood is never cut at some k."""
+        import faiss
         import numpy as np
 
+        faiss.omp_set_num_threads(THREADS)
         out_q, out_r = [], []
-        todo = np.arange(len(queries))
-        k = min(QUERY_K, max(1, limit_rows))
-        while len(todo):
-            again = []
-            for s in range(0, len(todo), 8192):
-                qs = todo[s:s + 8192]
-                res = self.index.search(queries[qs], k, threads=THREADS)
-                keys = np.atleast_2d(np.asarray(res.keys, dtype=np.uint64))
-                sims = 1 - np.atleast_2d(np.asarray(res.distances, dtype=np.float32))
-                counts = np.atleast_1d(np.asarray(getattr(res, "counts", [keys.shape[1]])))
-                valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
-                ok = valid & (sims >= cut - MARGIN)
-                r, c = np.nonzero(ok)
-                out_q.append(qs[r])
-                out_r.append(self.rows_of(keys[r, c]))
-                if k < limit_rows:
-                    last = np.where(counts >= k, sims[:, k - 1] if keys.shape[1] >= k else -2, -2)
-                    again.append(qs[last >= cut - MARGIN])
-            todo = np.concatenate(again) if again else np.empty(0, np.int64)
-            k = min(k * 4, limit_rows)
+        for s in range(0, len(queries), 8192):
+            lims, _, ids = self.index.range_search(np.ascontiguousarray(queries[s:s + 8192], dtype=np.float32),
+                                                   float(cut - MARGIN))
+            out_q.append(np.repeat(np.arange(s, s + len(lims) - 1), np.diff(lims.astype(np.int64))))
+            out_r.append(self.rows_of(ids))
         if not out_q:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         q, r = np.concatenate(out_q), np.concatenate(out_r)
@@ -360,7 +383,7 @@ def ann_index(url: str, vidx: VectorIndex, changed_since: Any = None) -> AnnInde
         a = _ANN.get(key)
         if a is None or a.dim != dim:
             a = AnnIndex(vidx.model, dim, index_dir(url))
-            if a.load(vidx):
+            if a.load(vidx) and len(vidx.ids) <= RETRAIN_GROWTH * max(1, a.trained_on):
                 a._positions(vidx)
                 changed = changed_since(a.stamp) if changed_since is not None and a.stamp[1] is not None else None
                 a.sync(vidx, changed)
@@ -369,6 +392,8 @@ def ann_index(url: str, vidx: VectorIndex, changed_since: Any = None) -> AnnInde
             else:
                 a.build(vidx)
             _ANN[key] = a
+        elif len(vidx.ids) > RETRAIN_GROWTH * max(1, a.trained_on):
+            a.build(vidx)
         elif a.stamp != vidx.stamp or a.rows_seen != len(vidx.ids) or a.source is not vidx:
             changed = changed_since(a.stamp) if changed_since is not None and a.stamp[1] is not None else None
             a.sync(vidx, changed)
@@ -388,7 +413,7 @@ def pairs_above(a: AnnIndex, matrix_rows: np.ndarray, all_rows: np.ndarray, n_ca
 
     sub = np.full(n_cache, -1, dtype=np.int64)
     sub[all_rows] = np.arange(len(all_rows))
-    q, r = a.neighbours(matrix_rows, threshold, n_cache)
+    q, r = a.neighbours(matrix_rows, threshold)
     j = sub[r]
     keep = (j >= 0) & (j != q)
     i, j = q[keep], j[keep]

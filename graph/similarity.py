@@ -384,8 +384,9 @@ def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, li
     me = idx.pos[node_id]
     found_by = EXACT
     if use_approximate(len(idx.ids), exact):
-        found_by = ann_method()
-        _, near = approximate_index(graph, idx).neighbours(idx.matrix[me:me + 1], threshold, len(idx.ids))
+        ann = approximate_index(graph, idx)
+        found_by = ann_method(ann)
+        _, near = ann.neighbours(idx.matrix[me:me + 1], threshold)
         near = np.setdiff1d(near, [me])
         near_scores = idx.matrix[near] @ idx.matrix[me]  # exact rescoring of what the index proposed
         keep = near_scores >= np.float32(threshold)
@@ -463,13 +464,13 @@ def candidate_pairs(graph: Graph, threshold: float = DEFAULT_THRESHOLD,
                          if nid in kinds and kinds[nid][1] != "merged" and (kind is None or kinds[nid][0] == kind)],
                         dtype=np.int64)
         decided = tx.decided_pairs()
-    approximate = use_approximate(len(idx.ids), exact)
-    found_by = ann_method() if approximate else EXACT
+    ann = approximate_index(graph, idx) if use_approximate(len(idx.ids), exact) and len(rows) >= 2 else None
+    found_by = ann_method(ann) if ann is not None else EXACT
     if len(rows) < 2:
         return Found([], found_by)
     cut = max(threshold, duplicate_threshold) if duplicates_only else threshold
-    if approximate:
-        i, j, s = ann_pairs_above(approximate_index(graph, idx), idx.matrix[rows], rows, len(idx.ids), cut)
+    if ann is not None:
+        i, j, s = ann_pairs_above(ann, idx.matrix[rows], rows, len(idx.ids), cut)
     else:
         i, j, s = pairs_above(idx.matrix[rows], cut, block=block, precision=precision)
     # only edges among the nodes of some close pair can rule a pair out: read those, not the whole graph

@@ -70,7 +70,7 @@ def test_approximate_agrees_with_exact(graph):
     exact = candidate_pairs(graph, threshold=0.5, exact=True)
     approx = candidate_pairs(graph, threshold=0.5)
     assert exact.method.kind == "exact" and approx.method.kind == "approximate"
-    assert approx.method.library == "usearch"
+    assert approx.method.library == "faiss"
     assert len(exact) > 50  # the clusters give pairs to find
     assert pairs(approx).keys() == pairs(exact).keys()
     for key, score in pairs(approx).items():  # rescored exactly: the same float32 scores
@@ -80,6 +80,18 @@ def test_approximate_agrees_with_exact(graph):
         e = similar(graph, f"finding:ann-{k}", threshold=0.5, limit=None, exact=True)
         assert a.method.kind == "approximate" and e.method.kind == "exact"
         assert [(m.id, round(m.score, 6)) for m in a] == [(m.id, round(m.score, 6)) for m in e]
+
+
+def test_probing_few_lists_can_miss_pairs_but_never_invents_one(graph, monkeypatch):
+    """With 2 of the 7 lists probed the index is really approximate: every pair it reports is an exact pair with
+    its exact score, and most pairs are still found."""
+    monkeypatch.setitem(ann.PARAMS, "nprobe", 2)
+    exact = pairs(candidate_pairs(graph, threshold=0.5, exact=True))
+    approx = candidate_pairs(graph, threshold=0.5)
+    assert approx.method.to_json()["params"]["nprobe"] == 2 and approx.method.to_json()["params"]["nlist"] == 7
+    got = pairs(approx)
+    assert got.keys() <= exact.keys() and all(got[p] == pytest.approx(exact[p], abs=1e-6) for p in got)
+    assert 0.6 <= len(got) / len(exact) < 1.0
 
 
 def test_exact_below_the_threshold_and_by_setting(graph, monkeypatch):
@@ -96,7 +108,7 @@ def test_exact_below_the_threshold_and_by_setting(graph, monkeypatch):
 def test_persisted_and_reopened_without_rebuild(graph):
     first = pairs(candidate_pairs(graph, threshold=0.5))
     folder = ann.index_dir(graph.store.url)
-    assert folder.name == "findings.db.ann" and (folder / f"{DEFAULT_MODEL}.usearch").is_file()
+    assert folder.name == "findings.db.ann" and (folder / f"{DEFAULT_MODEL}.faiss").is_file()
     m = manifest(graph)
     assert (m["model"], m["dim"], m["count"], m["builds"]) == (DEFAULT_MODEL, DIM, N, 1)
     clear_cache()  # a new process: the index comes from the file
@@ -129,7 +141,7 @@ def test_incremental_add_replace_remove(graph):
 
 def test_corrupt_index_is_rebuilt(graph):
     first = pairs(candidate_pairs(graph, threshold=0.5))
-    path = ann.index_dir(graph.store.url) / f"{DEFAULT_MODEL}.usearch"
+    path = ann.index_dir(graph.store.url) / f"{DEFAULT_MODEL}.faiss"
     path.write_bytes(b"not an index" * 100)
     clear_cache()
     assert pairs(candidate_pairs(graph, threshold=0.5)) == first
@@ -144,7 +156,7 @@ def test_stale_index_is_rebuilt(graph, tmp_path):
         put(other, k, v)
     candidate_pairs(other, threshold=0.5)
     src, dst = ann.index_dir(other.store.url), ann.index_dir(graph.store.url)
-    for name in (f"{DEFAULT_MODEL}.usearch", f"{DEFAULT_MODEL}.json"):
+    for name in (f"{DEFAULT_MODEL}.faiss", f"{DEFAULT_MODEL}.json"):
         (dst / name).write_bytes((src / name).read_bytes())
     other.store.dispose()
     clear_cache()
@@ -185,4 +197,4 @@ def test_cli_exact_flag_and_method_in_json(graph, monkeypatch):
         data = json.loads(res.stdout)
         assert data and {d["method"]["kind"] for d in data} == {kind}, args
     res = run.invoke(app, ["curate", "list", "--threshold", "0.5"])
-    assert res.exit_code == 0 and "approximate (usearch" in res.stderr
+    assert res.exit_code == 0 and "approximate (faiss" in res.stderr
