@@ -300,6 +300,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sample", type=int, default=20, help="random nodes for the per-node figures")
     ap.add_argument("--keep", type=Path, default=None, help="build the database in this folder and keep it")
     ap.add_argument("--skip-app", action="store_true", help="leave out the Streamlit page")
+    ap.add_argument("--skip-ann", action="store_true", help="leave out the approximate-index rows (bench/ann.py)")
     args = ap.parse_args(argv)
 
     started = time.perf_counter()
@@ -324,6 +325,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bench_cli(path, picks, args.repeat, table)
         bench_pages(path, picks, args.repeat, table)
         bench_similarity(path, args.repeat, table)
+        if not args.skip_ann:
+            from bench.ann import scale_rows
+
+            scale_rows(path, table)
         bench_evidence(path, args.repeat, table, app=not args.skip_app)
         if not args.skip_app:
             bench_app(path, picks, args.repeat, table)

@@ -282,6 +282,96 @@ def measure(lib: str, label: str, builder: Callable, params: dict[str, Any], m: 
     return row
 
 
+def crossover(n: int) -> dict[str, Any]:
+    """All pairs at ``n`` clustered vectors both ways as the store runs them: exact (graph.similarity.pairs_above,
+    float32) and approximate (graph.ann: build the index, then its range search and exact rescoring), with recall.
+    Where the approximate time drops below the exact one is where ANN_MIN_ROWS belongs."""
+    from graph import ann
+    from graph.similarity import VectorIndex, pairs_above
+
+    m = clustered_vectors(n, seed=3)
+    before = load()
+    t = time.perf_counter()
+    i, j, _ = pairs_above(m, THRESHOLD, precision="float32")
+    exact_s = time.perf_counter() - t
+    exact = set(zip(i.tolist(), j.tolist()))
+    mid = load()
+    vidx = VectorIndex("bench", ids=[f"n{k}" for k in range(n)], buf=m)
+    a = ann.AnnIndex("bench", DIM, None)
+    t = time.perf_counter()
+    a.build(vidx)
+    build_s = time.perf_counter() - t
+    rows = np.arange(n)
+    t = time.perf_counter()
+    i, j, _ = ann.pairs_above(a, m, rows, n, THRESHOLD)
+    pairs_s = time.perf_counter() - t
+    got = set(zip(i.tolist(), j.tolist()))
+    return {"n": n, "exact_s": round(exact_s, 1), "exact_pairs": len(exact), "ann_build_s": round(build_s, 1),
+            "ann_pairs_s": round(pairs_s, 1), "recall": round(len(got & exact) / max(1, len(exact)), 5),
+            "false_pairs": len(got - exact), "method": ann.method(a).to_json(),
+            "load_avg": f"exact {before} -> {mid}; approximate -> {load()}"}
+
+
+def embedding_throughput(n: int) -> dict[str, Any]:
+    """``findings embed`` (graph.embeddings.embed_pending: streamed pages, a commit per chunk) on ``n`` generated
+    research sentences in a fresh SQLite store, on the CPU; the model load is timed apart."""
+    import shutil
+    import tempfile
+
+    from bench.similarity import sentences
+    from graph.api import Graph
+    from graph.embeddings import embed_pending, load_model
+
+    t = time.perf_counter()
+    load_model()
+    load_s = time.perf_counter() - t
+    tmp = tempfile.mkdtemp(prefix="bench-embed-")
+    try:
+        g = Graph(os.path.join(tmp, "e.db"))
+        g.bulk_load([{"id": f"finding:embed-{k}", "kind": "finding", "title": text}
+                     for k, text in enumerate(sentences(n, seed=11))], [])
+        before = load()
+        report = embed_pending(g, progress=False, device="cpu")
+        g.store.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"texts": n, "embedded": report.embedded, "seconds": report.seconds, "texts_per_s": report.texts_per_s,
+            "device": report.device, "model_load_s": round(load_s, 2), "load_avg": f"{before} -> {load()}"}
+
+
+def scale_rows(path: Path, table: Any) -> None:
+    """Rows for ``make bench`` (bench/__main__.py) on its database: approximate candidates forced on."""
+    from bench.similarity import timed_cpu
+    from graph import ann
+    from graph.api import Graph
+    from graph.similarity import candidate_pairs, clear_cache, similar
+
+    os.environ[ann.ANN_MIN_ROWS_ENV] = "2"
+    try:
+        g = Graph(str(path))
+        clear_cache()
+        cands, s, cpu = timed_cpu(candidate_pairs, g)
+        table.add("approximate candidate build, index built first (graph.ann)", s, None,
+                  f"cpu {cpu:.1f} s; {len(cands):,} candidates; {cands.method.describe()}")
+        clear_cache()
+        cands, s, cpu = timed_cpu(candidate_pairs, g)
+        table.add("approximate candidate build, index opened from its file", s, None,
+                  f"cpu {cpu:.1f} s; {len(cands):,} candidates")
+        node = cands[0].a["id"] if cands else None
+        if node:
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                similar(g, node, limit=20)
+                times.append(time.perf_counter() - t)
+            table.add("approximate similar() for one node (index warm)", statistics.median(times), 0.05,
+                      "whole call: store reads, index range search, exact rescoring, candidate rules")
+        g.store.dispose()
+    finally:
+        os.environ.pop(ann.ANN_MIN_ROWS_ENV, None)
+        clear_cache()
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000, help="rows for the recall figures")
@@ -294,6 +384,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     ap.add_argument("--exact-cache", type=Path, default=None,
                     help="keep the exact pairs here and reuse them (the exact time is then not measured again)")
+    ap.add_argument("--crossover", type=int, nargs="*", default=[],
+                    help="sizes at which all pairs are timed exact vs graph.ann's index (range search)")
+    ap.add_argument("--embed", type=int, default=2000, help="texts for the embedding-throughput figure; 0 skips")
     args = ap.parse_args(argv)
 
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
@@ -310,14 +403,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     configs.sort(key=lambda c: args.libs.index(c[0]))
     for kind in args.data:
         m = generate(kind, args.n)
+        cache = None if args.exact_cache is None else args.exact_cache / f"exact-{kind}-{args.n}-{THRESHOLD}.npz"
+        cached = cache is not None and cache.is_file()
         t = time.perf_counter()
-        exact = exact_pairs(m, None if args.exact_cache is None
-                            else args.exact_cache / f"exact-{kind}-{args.n}-{THRESHOLD}.npz")
+        exact = exact_pairs(m, cache)
         exact_s = time.perf_counter() - t
-        result["rows"].append({"library": "exact", "config": "float32 BLAS, upper triangle", "data": kind,
-                               "n": args.n, "all_pairs_s": round(exact_s, 2), "exact_pairs": len(exact),
-                               "recall": 1.0, "load_avg": load()})
-        print(f"[{kind} n={args.n:,}] exact: {len(exact):,} pairs in {exact_s:.1f} s  (load {load()})", flush=True)
+        row = {"library": "exact", "config": "float32 BLAS, upper triangle" + (" (cached)" if cached else ""),
+               "data": kind, "n": args.n, "exact_pairs": len(exact), "recall": 1.0, "load_avg": load()}
+        if not cached:  # a cached set was not computed here: no time to report
+            row["all_pairs_s"] = round(exact_s, 2)
+        result["rows"].append(row)
+        print(f"[{kind} n={args.n:,}] exact: {len(exact):,} pairs"
+              + ("" if cached else f" in {exact_s:.1f} s") + f"  (load {load()})", flush=True)
         for lib, _, label, builder, params in configs:
             row = {"data": kind, **measure(lib, label, builder, params, m, exact)}
             result["rows"].append(row)
@@ -336,6 +433,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             result["rows"].append(row)
             print(f"[clustered n={args.big:,}] {lib:<8} {label:<32} build {row['build_s']:7.1f} s  "
                   f"one {row['query_ms']:.2f} ms  (load {row['load_avg']})", flush=True)
+    for n in args.crossover:
+        c = crossover(n)
+        result.setdefault("crossover", []).append(c)
+        print(f"[crossover n={n:,}] exact {c['exact_s']} s ({c['exact_pairs']:,} pairs); "
+              f"index build {c['ann_build_s']} s + range search {c['ann_pairs_s']} s, recall {c['recall']}  "
+              f"(load {c['load_avg']})", flush=True)
+    if args.embed:
+        e = result["embedding"] = embedding_throughput(args.embed)
+        print(f"embedding: {e['embedded']:,} texts in {e['seconds']} s = {e['texts_per_s']} texts/s on {e['device']} "
+              f"(model load {e['model_load_s']} s; load {e['load_avg']})", flush=True)
     result["machine"]["load_avg_after"] = os.getloadavg()
 
     print()
