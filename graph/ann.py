@@ -215,17 +215,20 @@ class AnnIndex:
         return index
 
     def save(self) -> None:
-        if self.folder is None:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Write the index, then its manifest (each replaced atomically). Where the folder cannot be written
+        (a database shared read-only) the index stays in this process's memory and the next process rebuilds it."""
         import faiss
 
-        tmp = self.index_path.with_suffix(".faiss.tmp")
-        faiss.write_index(self.index, str(tmp))
-        os.replace(tmp, self.index_path)
-        mtmp = self.manifest_path.with_suffix(".json.tmp")
-        mtmp.write_text(json.dumps(self.manifest(), indent=1) + "\n", encoding="utf-8")
-        os.replace(mtmp, self.manifest_path)
+        if self.folder is None:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.index_path.with_suffix(".faiss.tmp")
+            faiss.write_index(self.index, str(tmp))
+            os.replace(tmp, self.index_path)
+            self.save_manifest()
+        except (OSError, RuntimeError):
+            pass
 
     def build(self, vidx: VectorIndex) -> None:
         """Every vector of the cache, from nothing."""
@@ -330,10 +333,14 @@ class AnnIndex:
             self.updates += 1
             self.save()
         elif self.folder is not None and self.manifest_path.is_file():
-            self.save_manifest()
+            try:
+                self.save_manifest()  # the new stamp: the next process need not look for changes again
+            except OSError:
+                pass
         return touched
 
     def save_manifest(self) -> None:
+        """Raises OSError where the folder cannot be written."""
         mtmp = self.manifest_path.with_suffix(".json.tmp")
         mtmp.write_text(json.dumps(self.manifest(), indent=1) + "\n", encoding="utf-8")
         os.replace(mtmp, self.manifest_path)
