@@ -59,6 +59,12 @@ LIBRARY = "faiss"
 PARAMS = {"index": "IVFFlat", "metric": "inner_product", "lists_per_sqrt": 4, "nprobe": 32}
 TRAIN_PER_LIST, TRAIN_ITERATIONS = 40, 10  # k-means on a sample: training cost grows with nlist², keep it small
 RETRAIN_GROWTH = 4.0  # rebuild when the index holds this many times the vectors its centroids were trained on
+# Deferred saves: writing the index rewrites the whole file (about 1.5 GB at 1M 384-d vectors), so small updates
+# stay in memory and the file is rewritten only once the changes it lacks reach max(SAVE_MIN_CHANGES,
+# SAVE_FRACTION of the index). Nothing is lost meanwhile: the store is the journal. The manifest keeps the
+# stamp of what the FILE holds, and a process that opens the file re-applies the store's changes since then.
+SAVE_MIN_CHANGES = 1_000
+SAVE_FRACTION = 0.01
 MARGIN = 0.02  # index hits this far below the threshold are still rescored
 THREADS = max(1, os.cpu_count() or 1)
 FORMAT = 1
@@ -172,6 +178,10 @@ class AnnIndex:
     stamp: tuple[int, Any] = (0, None)
     builds: int = 0
     updates: int = 0
+    saves: int = 0  # times the index file was written (builds included)
+    saved_stamp: tuple[int, Any] = (0, None)  # the store's stamp that the index FILE holds (the manifest's)
+    unsaved: int = 0  # keys added, replaced or removed in memory since the file was written
+    matched: bool = False  # the index holds exactly the keys of ``source``'s rows [0, rows_seen)
     keys: Any = None  # np.int64 id of each row of the vector cache, in its order
     sorted_keys: Any = None
     sorted_pos: Any = None
@@ -190,12 +200,16 @@ class AnnIndex:
     def manifest(self) -> dict[str, Any]:
         import faiss
 
-        latest = self.stamp[1]
+        latest = self.saved_stamp[1]
         return {"format": FORMAT, "library": LIBRARY, "version": faiss.__version__, "params": PARAMS,
                 "model": self.model, "dim": self.dim, "count": int(self.index.ntotal),
                 "nlist": int(self.index.nlist), "trained_on": self.trained_on,
-                "stamp": [self.stamp[0], latest.isoformat() if isinstance(latest, datetime) else latest],
-                "builds": self.builds, "updates": self.updates}
+                "stamp": [self.saved_stamp[0], latest.isoformat() if isinstance(latest, datetime) else latest],
+                "builds": self.builds, "updates": self.updates, "saves": self.saves}
+
+    def save_threshold(self) -> int:
+        """Unsaved changes at which the file is rewritten."""
+        return max(SAVE_MIN_CHANGES, int(SAVE_FRACTION * (self.index.ntotal if self.index is not None else 0)))
 
     def _new(self, sample: np.ndarray) -> Any:
         """An IVFFlat index whose centroids are trained on ``sample`` (at most TRAIN_PER_LIST vectors a list)."""
@@ -228,6 +242,8 @@ class AnnIndex:
             tmp = self.index_path.with_suffix(".faiss.tmp")
             faiss.write_index(self.index, str(tmp))
             os.replace(tmp, self.index_path)
+            self.saved_stamp, self.unsaved = self.stamp, 0
+            self.saves += 1
             self.save_manifest()
         except (OSError, RuntimeError):
             pass
@@ -240,6 +256,8 @@ class AnnIndex:
             self.index.add_with_ids(vidx.matrix, self.keys)
         self.stamp = vidx.stamp
         self.builds += 1
+        self.matched = True
+        self.unsaved = len(vidx.ids)  # none of it is in a file yet
         self.save()
 
     def _positions(self, vidx: VectorIndex) -> None:
@@ -253,6 +271,27 @@ class AnnIndex:
         self.rows_seen = len(vidx.ids)
         self.source = vidx
 
+    def _extend(self, vidx: VectorIndex) -> np.ndarray:
+        """The keys of the rows ``vidx`` appended since ``rows_seen`` (a cache's rows only grow), merged into the
+        sorted keys without hashing every id again; returns those rows."""
+        import numpy as np
+
+        rows = np.arange(self.rows_seen, len(vidx.ids), dtype=np.int64)
+        if len(rows):
+            new = keys_of(vidx.ids[self.rows_seen:])
+            order = np.argsort(new, kind="stable")
+            new_sorted = new[order]
+            at = np.searchsorted(self.sorted_keys, new_sorted)
+            clash = (at < len(self.sorted_keys)) & (self.sorted_keys[np.minimum(at, len(self.sorted_keys) - 1)]
+                                                   == new_sorted)
+            if bool(clash.any()) or bool((new_sorted[1:] == new_sorted[:-1]).any()):
+                raise ValueError("two node ids share an index id; use exact search (--exact)")
+            self.keys = np.concatenate([self.keys, new])
+            self.sorted_keys = np.insert(self.sorted_keys, at, new_sorted)
+            self.sorted_pos = np.insert(self.sorted_pos, at, rows[order])
+        self.rows_seen = len(vidx.ids)
+        return rows
+
     def load(self, vidx: VectorIndex) -> bool:
         """Open the persisted index if its manifest matches ``vidx``'s model; False when it must be rebuilt."""
         import faiss
@@ -263,6 +302,7 @@ class AnnIndex:
             man = json.loads(self.manifest_path.read_text(encoding="utf-8"))
             # a rebuild continues the count: the manifest says how many full builds this file has had
             self.builds, self.updates = int(man.get("builds", 0)), int(man.get("updates", 0))
+            self.saves = int(man.get("saves", 0))
             if (man.get("format") != FORMAT or man.get("library") != LIBRARY or man.get("params") != PARAMS
                     or man.get("model") != self.model or man.get("dim") != self.dim
                     or man.get("version") != faiss.__version__):
@@ -274,6 +314,7 @@ class AnnIndex:
             self.trained_on = int(man["trained_on"])
             count, latest = man["stamp"]
             self.stamp = (int(count), datetime.fromisoformat(latest) if isinstance(latest, str) else latest)
+            self.saved_stamp, self.unsaved, self.matched = self.stamp, 0, False
         except (OSError, ValueError, TypeError, KeyError, RuntimeError, AttributeError):
             return False
         index.nprobe = min(PARAMS["nprobe"], index.nlist)
@@ -306,14 +347,22 @@ class AnnIndex:
 
     def sync(self, vidx: VectorIndex, changed: list[str] | None) -> int:
         """Bring the index up to ``vidx`` in place; ``changed`` are node ids re-embedded since ``self.stamp``
-        (None: unknown, every vector is compared). Returns how many keys were added, replaced or removed."""
+        (None: unknown, every vector is compared). Returns how many keys were added, replaced or removed.
+
+        The changes stay in memory until they reach :meth:`save_threshold`; then the file is rewritten."""
         import numpy as np
 
-        if self.rows_seen != len(vidx.ids) or self.source is not vidx or self.keys is None:
-            self._positions(vidx)
-        held = self.held()
-        gone = np.setdiff1d(held, self.keys, assume_unique=True)
-        new_rows = np.flatnonzero(~np.isin(self.keys, held, assume_unique=True))
+        if self.matched and self.source is vidx and self.keys is not None and len(vidx.ids) >= self.rows_seen:
+            # the usual step: the same cache, grown by appended rows (it never drops one: a deletion makes a
+            # new cache), so the new rows are exactly the keys to add and nothing is gone; no scan of 1M ids
+            new_rows = self._extend(vidx)
+            gone = np.empty(0, np.int64)
+        else:
+            if self.rows_seen != len(vidx.ids) or self.source is not vidx or self.keys is None:
+                self._positions(vidx)
+            held = self.held()
+            gone = np.setdiff1d(held, self.keys, assume_unique=True)
+            new_rows = np.flatnonzero(~np.isin(self.keys, held, assume_unique=True))
         if changed is None:
             old = np.setdiff1d(np.arange(len(vidx.ids)), new_rows)
             got = self.index.reconstruct_batch(self.keys[old]) if len(old) else np.empty((0, self.dim), np.float32)
@@ -331,12 +380,19 @@ class AnnIndex:
             self.index.add_with_ids(np.ascontiguousarray(vidx.matrix[add]), self.keys[add])
         touched = int(len(gone) + len(add))
         self.stamp = vidx.stamp
+        self.matched = True
         if touched:
             self.updates += 1
+            self.unsaved += touched
+        if self.unsaved >= self.save_threshold():
             self.save()
-        elif self.folder is not None and self.manifest_path.is_file():
+        elif (not self.unsaved and self.saved_stamp != self.stamp and self.folder is not None
+              and self.manifest_path.is_file()):
+            # nothing unsaved, so the file holds the new stamp's vectors too: the next process need not look
+            # for changes again. With unsaved changes the manifest must keep the file's older stamp.
+            self.saved_stamp = self.stamp
             try:
-                self.save_manifest()  # the new stamp: the next process need not look for changes again
+                self.save_manifest()
             except OSError:
                 pass
         return touched

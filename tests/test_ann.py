@@ -130,13 +130,56 @@ def test_incremental_add_replace_remove(graph):
     assert found.keys() == exact.keys()
     assert ("finding:ann-0", new) in found and ("finding:ann-0", "finding:ann-5") in found
     assert not any("finding:ann-7" in p for p in found)
-    m = manifest(graph)
-    assert m["builds"] == 1 and m["updates"] >= 1 and m["count"] == N
-    # the same changes seen from a new process that opens the saved file
+    m = manifest(graph)  # a few changes stay in memory: the file and its manifest still hold the first build
+    assert (m["builds"], m["saves"], m["updates"], m["count"]) == (1, 1, 0, N)
+    # the same changes seen from a new process that opens the saved file and re-applies the store's delta
     put(graph, N + 1, base[3])
     clear_cache()
-    assert ("finding:ann-3", f"finding:ann-{N + 1}") in pairs(candidate_pairs(graph, threshold=0.5))
-    assert manifest(graph)["builds"] == 1 and manifest(graph)["count"] == N + 1
+    found = pairs(candidate_pairs(graph, threshold=0.5))
+    assert ("finding:ann-3", f"finding:ann-{N + 1}") in found
+    assert ("finding:ann-0", new) in found and ("finding:ann-0", "finding:ann-5") in found
+    assert not any("finding:ann-7" in p for p in found)
+    assert found.keys() == pairs(candidate_pairs(graph, threshold=0.5, exact=True)).keys()
+    assert manifest(graph)["builds"] == 1 and manifest(graph)["saves"] == 1
+
+
+def test_small_updates_are_not_saved_until_the_threshold(graph, monkeypatch):
+    """Adding a node rewrites no file (at 1M the file is 1.5 GB); the manifest keeps the stamp the file holds,
+    so a new process still finds the node (re-applied from the store); past the threshold the file is written."""
+    candidate_pairs(graph, threshold=0.5)
+    folder = ann.index_dir(graph.store.url)
+    index_file, manifest_file = folder / f"{DEFAULT_MODEL}.faiss", folder / f"{DEFAULT_MODEL}.json"
+    before = (index_file.stat().st_mtime_ns, index_file.stat().st_size, manifest_file.read_bytes())
+    m0 = manifest(graph)
+    assert (m0["saves"], m0["count"]) == (1, N)
+    base = clustered(N)
+    added = [put(graph, N + k, base[k]) for k in range(3)]  # near-copies of nodes 0, 1, 2
+    refresh(graph)
+    found = pairs(candidate_pairs(graph, threshold=0.5))
+    assert all((f"finding:ann-{k}", added[k]) in found for k in range(3))
+    assert (index_file.stat().st_mtime_ns, index_file.stat().st_size, manifest_file.read_bytes()) == before
+    refresh(graph)  # a later sync with nothing new must not move the manifest's stamp past the file either
+    candidate_pairs(graph, threshold=0.5)
+    assert manifest_file.read_bytes() == before[2]
+    clear_cache()  # a new process: the file lacks the 3 nodes, the store's delta puts them back
+    found = pairs(candidate_pairs(graph, threshold=0.5))
+    assert all((f"finding:ann-{k}", added[k]) in found for k in range(3))
+    assert found.keys() == pairs(candidate_pairs(graph, threshold=0.5, exact=True)).keys()
+    assert (index_file.stat().st_mtime_ns, index_file.stat().st_size, manifest_file.read_bytes()) == before
+    # past the threshold (5 changes here) the file is rewritten and the manifest's stamp and count follow
+    monkeypatch.setattr(ann, "SAVE_MIN_CHANGES", 5)
+    for k in range(3, 5):
+        put(graph, N + k, base[k])
+    refresh(graph)
+    candidate_pairs(graph, threshold=0.5)
+    m = manifest(graph)
+    assert (m["saves"], m["count"], m["builds"]) == (2, N + 5, 1)
+    assert index_file.stat().st_size > before[1]
+    assert m["stamp"][0] == N + 5
+    clear_cache()
+    found = pairs(candidate_pairs(graph, threshold=0.5))
+    assert all(tuple(sorted((f"finding:ann-{k}", f"finding:ann-{N + k}"))) in found for k in range(5))
+    assert manifest(graph)["saves"] == 2
 
 
 def test_corrupt_index_is_rebuilt(graph):
