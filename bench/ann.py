@@ -1,6 +1,7 @@
 """Approximate nearest-neighbour indexes for similarity candidates, measured before one was chosen.
 
     python -m bench.ann [--n 100000] [--big 1000000] [--libs usearch hnswlib faiss voyager] [--data planted clustered]
+    python -m bench.ann --data --big 0 --embed 0 --recall-1m --add-one 1000000   # graph.ann at 1M only
 
 What is measured, per library and configuration, on 384-d unit vectors (MiniLM's shape):
 
@@ -10,7 +11,11 @@ What is measured, per library and configuration, on 384-d unit vectors (MiniLM's
   cosine >= 0.65, against the exact set of :func:`graph.similarity.pairs_above`;
 - all-pairs time: those batch queries plus rescoring;
 - one node: the median time of one query (k = 64) for a single vector;
-- at ``--big`` (1M) rows, for the libraries named in ``--big-libs``: the build and one new node's query.
+- at ``--big`` (1M) rows, for the libraries named in ``--big-libs``: the build and one new node's query;
+- ``--recall-1m``: graph.ann's recall at 1M rows for several nprobe, without an exact all-pairs run (sampled
+  queries' exact candidate sets against every row), with its standard error and one query's time;
+- ``--add-one N``: one new node at N rows through graph.ann (cache append, in-place update with the deferred
+  save, range search, rescoring), the file save it no longer pays, and a new process re-applying the delta.
 
 Two kinds of generated data: ``planted`` (random unit rows, 2% of them near-copies of another row: the
 exact bench's data, :func:`bench.similarity.unit_vectors`) and ``clustered`` (rows drawn around cluster
@@ -312,6 +317,195 @@ def crossover(n: int) -> dict[str, Any]:
             "load_avg": f"exact {before} -> {mid}; approximate -> {load()}"}
 
 
+def recall_sampled(n: int, n_queries: int = 2000, nprobes: tuple[int, ...] = (32, 102, 192, 300, 400, 600, 800),
+                   seed: int = 5) -> dict[str, Any]:
+    """Recall of graph.ann's index at ``n`` clustered vectors without an exact all-pairs run: ``n_queries``
+    sampled rows get their exact candidate sets (cosine >= THRESHOLD against all ``n`` rows, float32 matmul in
+    blocks) and the index's range-search candidates (rescored exactly, as the store does), for each nprobe.
+
+    Recall = found / exact pairs pooled over the queries; ``se`` is the binomial standard error
+    sqrt(p(1 - p) / exact pairs), ``se_by_query`` the ratio-estimator error with the queries as the sampling
+    unit (pairs of one query are not independent). ``query_ms``: the median of one-row range searches.
+
+    Two recalls: ``recall`` is one node's (``similar``: the query's own search must find the partner);
+    ``pair_recall`` is the all-pairs list's (``curate list``: a pair is found when either end's search finds
+    the other), computed from list assignments: a search finds a vector iff the vector's list is among the
+    query's ``nprobe`` nearest centroids (checked against the range search's own count for the query side).
+    From the same ranks, ``smallest_nprobe`` gives the least nprobe reaching each recall level."""
+    from graph import ann
+    from graph.similarity import VectorIndex
+
+    m = clustered_vectors(n, seed=seed)
+    vidx = VectorIndex("bench", ids=[f"n{k}" for k in range(n)], buf=m)
+    a = ann.AnnIndex("bench", DIM, None)
+    before = load()
+    t = time.perf_counter()
+    a.build(vidx)
+    build_s = time.perf_counter() - t
+    after_build = load()
+    rng = np.random.default_rng(7)
+    qrows = np.sort(rng.choice(n, n_queries, replace=False))
+    q = np.ascontiguousarray(m[qrows])
+    t = time.perf_counter()
+    ei, ej = [], []
+    for s in range(0, n, 32768):
+        qi, cj = np.nonzero(q @ m[s:s + 32768].T >= np.float32(THRESHOLD - 1e-4))
+        ei.append(qi)
+        ej.append(cj + s)
+    ei, ej = np.concatenate(ei), np.concatenate(ej)
+
+    def rescored(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = j != qrows[i]  # a row is not its own candidate
+        i, j = i[keep], j[keep]
+        keep = np.einsum("ij,ij->i", q[i], m[j]) >= np.float32(THRESHOLD)  # the same float32 score both ways
+        return i[keep], j[keep]
+
+    ei, ej = rescored(ei, ej)
+    exact_s = time.perf_counter() - t
+    exact = set(zip(ei.tolist(), ej.tolist()))
+    per_exact = np.bincount(ei, minlength=n_queries).astype(np.float64)
+    # rank of the partner's list among the query's nearest centroids, and of the query's among the partner's
+    quant, nlist = a.index.quantizer, int(a.index.nlist)
+    partners, pj = np.unique(ej, return_inverse=True)
+    q_lists = quant.search(q, nlist)[1]
+    home_q = q_lists[:, 0]
+    rank_f = np.full(len(ei), nlist, np.int64)
+    rank_r = np.full(len(ei), nlist, np.int64)
+    home_p = np.empty(len(partners), np.int64)
+    for s in range(0, len(partners), 2048):
+        p_lists = quant.search(np.ascontiguousarray(m[partners[s:s + 2048]]), nlist)[1]
+        home_p[s:s + 2048] = p_lists[:, 0]
+        inv = np.empty_like(p_lists)
+        inv[np.arange(len(p_lists))[:, None], p_lists] = np.arange(nlist)  # list -> its rank for that partner
+        sel = (pj >= s) & (pj < s + 2048)
+        rank_r[sel] = inv[pj[sel] - s, home_q[ei[sel]]]
+    inv_q = np.empty(nlist, np.int64)
+    for i in range(n_queries):
+        sel = np.flatnonzero(ei == i)
+        if len(sel):
+            inv_q[q_lists[i]] = np.arange(nlist)
+            rank_f[sel] = inv_q[home_p[pj[sel]]]
+    either = np.minimum(rank_f, rank_r)
+    smallest = {}
+    for level in (0.95, 0.97, 0.98, 0.99, 0.995):
+        for name, rank in (("one_node", rank_f), ("pairs", either)):
+            need = int(np.sort(rank)[min(len(rank) - 1, int(np.ceil(level * len(rank))) - 1)]) + 1
+            smallest[f"{name} {level}"] = need
+    rows = []
+    for nprobe in nprobes:
+        a.index.nprobe = min(nprobe, a.index.nlist)
+        lb = load()
+        t = time.perf_counter()
+        fi, fj = rescored(*a.neighbours(q, THRESHOLD))
+        batch_s = time.perf_counter() - t
+        found = set(zip(fi.tolist(), fj.tolist())) & exact
+        p = len(found) / max(1, len(exact))
+        per_found = np.bincount(np.fromiter((x for x, _ in found), np.int64, len(found)),
+                                minlength=n_queries).astype(np.float64)
+        se_q = float(np.sqrt(((per_found - p * per_exact) ** 2).sum() * n_queries / (n_queries - 1))
+                     / max(1.0, per_exact.sum()))
+        times = []
+        for r in range(100):
+            t = time.perf_counter()
+            a.neighbours(q[r:r + 1], THRESHOLD)
+            times.append(time.perf_counter() - t)
+        pp = float((either < a.index.nprobe).mean())
+        rows.append({"nprobe": int(a.index.nprobe), "probed": round(a.index.nprobe / a.index.nlist, 4),
+                     "recall": round(p, 5), "recall_from_ranks": round(float((rank_f < a.index.nprobe).mean()), 5),
+                     "pair_recall": round(pp, 5),
+                     "pair_se": round(float(np.sqrt(pp * (1 - pp) / max(1, len(exact)))), 5),
+                     "se": round(float(np.sqrt(p * (1 - p) / max(1, len(exact)))), 5),
+                     "se_by_query": round(se_q, 5), "found": len(found), "missed": len(exact) - len(found),
+                     "query_ms": round(statistics.median(times) * 1000, 3), "batch_s": round(batch_s, 1),
+                     "load_avg": f"{lb} -> {load()}"})
+        r0 = rows[-1]
+        print(f"[recall n={n:,}] nprobe {r0['nprobe']:>4} of {a.index.nlist}: recall {r0['recall']:.4f} "
+              f"± {r0['se']:.4f} (by query ± {r0['se_by_query']:.4f}; from ranks {r0['recall_from_ranks']:.4f}), "
+              f"pairs {r0['pair_recall']:.4f} ± {r0['pair_se']:.4f}, one query {r0['query_ms']:.2f} ms  "
+              f"(load {r0['load_avg']})", flush=True)
+    return {"n": n, "queries": n_queries, "nlist": int(a.index.nlist), "exact_pairs": len(exact),
+            "build_s": round(build_s, 1), "build_load_avg": f"{before} -> {after_build}",
+            "exact_s": round(exact_s, 1), "smallest_nprobe": smallest, "rows": rows}
+
+
+def add_one(n: int, adds: int = 20, seed: int = 5) -> dict[str, Any]:
+    """One new node at ``n`` clustered vectors through graph.ann as the store runs it: the vector appended to the
+    cache, ``ann_index`` brings the persisted index up to date (a deferred save: nothing written), then the new
+    node's range search and exact rescoring. Also timed: the first build with its save (the file rewrite that a
+    save per update would cost every time) and a new process opening the file and re-applying the delta."""
+    import shutil
+    import tempfile
+    from datetime import datetime, timedelta
+
+    from graph import ann
+    from graph.embeddings import to_bytes
+    from graph.similarity import VectorIndex
+
+    m = clustered_vectors(n, seed=seed)
+    vidx = VectorIndex("bench", ids=[f"n{k}" for k in range(n)])
+    vidx.buf = np.empty((n + adds, DIM), np.float32)
+    vidx.buf[:n] = m
+    vidx.pos = {i: k for k, i in enumerate(vidx.ids)}
+    t0 = datetime(2026, 1, 1)
+    vidx.stamp = (n, t0)
+    written: list[tuple[str, datetime]] = []
+
+    def changed_since(stamp: tuple[int, Any]) -> list[str]:
+        return [i for i, at in written if at > stamp[1]]
+
+    tmp = tempfile.mkdtemp(prefix="bench-ann-add-")
+    url = f"sqlite:///{tmp}/bench.db"
+    try:
+        ann.clear_cache()
+        before = load()
+        t = time.perf_counter()
+        a = ann.ann_index(url, vidx, changed_since)
+        build_s = time.perf_counter() - t
+        build_load = f"{before} -> {load()}"
+        path = a.index_path
+        size, mtime = path.stat().st_size, path.stat().st_mtime_ns
+        t = time.perf_counter()
+        a.save()  # what every update cost before the deferred save
+        save_s = time.perf_counter() - t
+        size, mtime, saves = path.stat().st_size, path.stat().st_mtime_ns, a.saves
+        rng = np.random.default_rng(11)
+        times, hits, before = [], [], load()
+        for k in range(adds):
+            src = m[rng.integers(n)]
+            v = src + np.float32(0.3 / np.sqrt(DIM)) * rng.standard_normal(DIM, dtype=np.float32)
+            v /= np.linalg.norm(v)
+            node = f"new{k}"
+            t = time.perf_counter()
+            vidx.put([(node, to_bytes(v), "h")])  # what note_written / the cache refresh does
+            written.append((node, t0 + timedelta(seconds=k + 1)))
+            vidx.stamp = (n + k + 1, written[-1][1])
+            a = ann.ann_index(url, vidx, changed_since)
+            me = vidx.pos[node]
+            _, near = a.neighbours(vidx.matrix[me:me + 1], THRESHOLD, one=True)  # as similar() asks
+            near = near[near != me]
+            keep = vidx.matrix[near] @ vidx.matrix[me] >= np.float32(THRESHOLD)
+            times.append(time.perf_counter() - t)
+            hits.append(int(keep.sum()))
+        add_load = f"{before} -> {load()}"
+        unchanged = (path.stat().st_size, path.stat().st_mtime_ns, a.saves) == (size, mtime, saves)
+        ann.clear_cache()  # a new process: open the file, re-apply the store's delta (the nodes added above)
+        before = load()
+        t = time.perf_counter()
+        b = ann.ann_index(url, vidx, changed_since)
+        reopen_s = time.perf_counter() - t
+        reopen_load = f"{before} -> {load()}"
+        ok = b.builds == 1 and int(b.index.ntotal) == n + adds and b.unsaved == adds
+    finally:
+        ann.clear_cache()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"n": n, "adds": adds, "build_s": round(build_s, 1), "build_load_avg": build_load,
+            "file_gb": round(size / 1e9, 2), "save_s": round(save_s, 1),
+            "add_ms_median": round(statistics.median(times) * 1000, 2), "add_ms_max": round(max(times) * 1000, 2),
+            "add_load_avg": add_load, "candidates_median": statistics.median(hits),
+            "file_unchanged": unchanged, "reopen_s": round(reopen_s, 1), "reopen_load_avg": reopen_load,
+            "reopen_applied_delta": ok, "save_threshold": a.save_threshold()}
+
+
 def embedding_throughput(n: int) -> dict[str, Any]:
     """``findings embed`` (graph.embeddings.embed_pending: streamed pages, a commit per chunk) on ``n`` generated
     research sentences in a fresh SQLite store, on the CPU; the model load is timed apart."""
@@ -379,7 +573,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--libs", nargs="+", default=["usearch", "hnswlib", "faiss", "voyager"])
     ap.add_argument("--big-libs", nargs="+", default=["usearch", "hnswlib", "faiss"],
                     help="libraries measured at --big (each build takes minutes on 2 cores)")
-    ap.add_argument("--data", nargs="+", default=["planted", "clustered"], choices=["planted", "clustered"])
+    ap.add_argument("--data", nargs="*", default=["planted", "clustered"], choices=["planted", "clustered"])
     ap.add_argument("--only", nargs="+", default=[], help="configurations whose 'library config' contains one of these")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     ap.add_argument("--exact-cache", type=Path, default=None,
@@ -387,6 +581,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--crossover", type=int, nargs="*", default=[],
                     help="sizes at which all pairs are timed exact vs graph.ann's index (range search)")
     ap.add_argument("--embed", type=int, default=2000, help="texts for the embedding-throughput figure; 0 skips")
+    ap.add_argument("--recall-1m", action="store_true",
+                    help="graph.ann's recall at 1M clustered vectors per nprobe, from sampled queries' exact sets")
+    ap.add_argument("--recall-n", type=int, default=1_000_000, help="rows for --recall-1m")
+    ap.add_argument("--recall-queries", type=int, default=2000, help="sampled query rows for --recall-1m")
+    ap.add_argument("--add-one", type=int, default=0,
+                    help="rows at which one new node's update + candidates is timed through graph.ann; 0 skips")
     args = ap.parse_args(argv)
 
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
@@ -439,6 +639,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"[crossover n={n:,}] exact {c['exact_s']} s ({c['exact_pairs']:,} pairs); "
               f"index build {c['ann_build_s']} s + range search {c['ann_pairs_s']} s, recall {c['recall']}  "
               f"(load {c['load_avg']})", flush=True)
+    if args.recall_1m:
+        result["recall_sampled"] = recall_sampled(args.recall_n, args.recall_queries)
+    if args.add_one:
+        o = result["add_one"] = add_one(args.add_one)
+        print(f"[add one n={args.add_one:,}] update + candidates median {o['add_ms_median']} ms "
+              f"(max {o['add_ms_max']} ms), file unchanged: {o['file_unchanged']}; build {o['build_s']} s, "
+              f"one save {o['save_s']} s of {o['file_gb']} GB, reopen + delta {o['reopen_s']} s  "
+              f"(load {o['add_load_avg']})", flush=True)
     if args.embed:
         e = result["embedding"] = embedding_throughput(args.embed)
         print(f"embedding: {e['embedded']:,} texts in {e['seconds']} s = {e['texts_per_s']} texts/s on {e['device']} "

@@ -28,6 +28,10 @@ The index is persisted and updated, never rebuilt without cause:
 - updates: vectors written since the manifest's stamp are replaced, nodes that gained a vector are added,
   ids whose node lost its vector are removed. Merged nodes stay in the index and are left out by the
   candidate rules, as in the exact path.
+- saves are deferred: an update changes the index in memory, and the file (about 1.5 GB at 1M vectors) is
+  rewritten only when the changes it lacks reach ``max(SAVE_MIN_CHANGES, SAVE_FRACTION · vectors)``. The
+  store is the journal: the manifest's stamp is always that of the FILE, so a process that opens it re-applies
+  the store's changes since then (and the vectors the file holds that the store no longer has are removed).
 
 Ids are 62-bit BLAKE2b hashes of node ids, so the index needs no id table of its own. faiss and numpy are
 imported inside functions.
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import threading
@@ -55,8 +60,18 @@ ANN_MIN_ROWS = 200_000
 ANN_MIN_ROWS_ENV = "FINDINGS_ANN_MIN_ROWS"
 METHOD_ENV = "FINDINGS_SIMILARITY"  # "exact" forces exact search everywhere; "auto" (default) decides by size
 LIBRARY = "faiss"
-# nlist = lists_per_sqrt·√n lists (at most n / 39: faiss's k-means wants 39 training points a list), nprobe probed
-PARAMS = {"index": "IVFFlat", "metric": "inner_product", "lists_per_sqrt": 4, "nprobe": 32}
+# nlist = lists_per_sqrt·√n lists (at most n / 39: faiss's k-means wants 39 training points a list); a query
+# probes nprobe = max(nprobe, ⌈share·nlist⌉) of them (see n_probe), the share depending on the question.
+# The rule was chosen after measuring recall at 1M clustered vectors from 2,000 sampled queries (python -m
+# bench.ann --recall-1m; README, "Approximate similarity"). nprobe fixed at 32 (0.8% of the 4,000 lists) gave
+# the all-pairs list (a pair is found when either end's search finds it) 0.930 and one node's search 0.853.
+# - all pairs (curate list): probe_fraction keeps the 100k share (32 of 1,264 lists): 102 lists at 1M gave
+#   0.9807 ± 0.0014, at a cost that keeps the all-pairs path faster than exact from ANN_MIN_ROWS on;
+# - one node (similar): its partner must be found by its own search, which needs more: probe_fraction_one,
+#   400 lists at 1M, gave 0.9811 ± 0.0014 at 14 ms a query (load 5.4 on 2 shared cores; 192 lists: 0.956).
+PARAMS = {"index": "IVFFlat", "metric": "inner_product", "lists_per_sqrt": 4, "nprobe": 32,
+          "probe_fraction": 0.026, "probe_fraction_one": 0.1}
+QUERY_PARAMS = ("nprobe", "probe_fraction", "probe_fraction_one")  # set when a query runs: no rebuild
 TRAIN_PER_LIST, TRAIN_ITERATIONS = 40, 10  # k-means on a sample: training cost grows with nlist², keep it small
 RETRAIN_GROWTH = 4.0  # rebuild when the index holds this many times the vectors its centroids were trained on
 # Deferred saves: writing the index rewrites the whole file (about 1.5 GB at 1M 384-d vectors), so small updates
@@ -126,12 +141,14 @@ def use_approximate(n_rows: int, exact: bool = False) -> bool:
     return not exact and setting == "auto" and n_rows >= min_rows() and available()
 
 
-def method(a: AnnIndex | None = None) -> Method:
+def method(a: AnnIndex | None = None, one: bool = False) -> Method:
+    """The method of ``a``'s all-pairs queries (of one node's, ``one``): nlist and the nprobe used."""
     import faiss
 
-    params = dict(PARAMS)
+    params = {k: v for k, v in PARAMS.items() if k not in QUERY_PARAMS}
     if a is not None and a.index is not None:
         params["nlist"] = int(a.index.nlist)
+        params["nprobe"] = n_probe(int(a.index.nlist), one)
     return Method("approximate", LIBRARY, faiss.__version__, params)
 
 
@@ -165,6 +182,18 @@ def keys_of(ids: list[str]) -> np.ndarray:
 
 def n_lists(n: int) -> int:
     return max(1, min(int(PARAMS["lists_per_sqrt"] * n ** 0.5), n // 39))
+
+
+def n_probe(nlist: int, one: bool = False) -> int:
+    """Lists a query probes: at least PARAMS["nprobe"], and the share ``probe_fraction`` of ``nlist`` for the
+    all-pairs list (``probe_fraction_one`` for one node's candidates, ``one``)."""
+    share = float(PARAMS["probe_fraction_one" if one else "probe_fraction"])
+    return max(1, min(nlist, max(int(PARAMS["nprobe"]), math.ceil(share * nlist))))
+
+
+def _build_params(params: Any) -> Any:
+    """The parameters an index file was built with (a change means a rebuild); query-time ones left out."""
+    return {k: v for k, v in params.items() if k not in QUERY_PARAMS} if isinstance(params, dict) else params
 
 
 # ---- the index -------------------------------------------------------------------------------------
@@ -226,7 +255,7 @@ class AnnIndex:
                                                                                  replace=False))]
         index.train(np.ascontiguousarray(train, dtype=np.float32))
         index.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove and reconstruct by id
-        index.nprobe = min(PARAMS["nprobe"], nlist)
+        index.nprobe = n_probe(nlist)
         self.trained_on = len(sample)
         return index
 
@@ -303,7 +332,8 @@ class AnnIndex:
             # a rebuild continues the count: the manifest says how many full builds this file has had
             self.builds, self.updates = int(man.get("builds", 0)), int(man.get("updates", 0))
             self.saves = int(man.get("saves", 0))
-            if (man.get("format") != FORMAT or man.get("library") != LIBRARY or man.get("params") != PARAMS
+            if (man.get("format") != FORMAT or man.get("library") != LIBRARY
+                    or _build_params(man.get("params")) != _build_params(PARAMS)
                     or man.get("model") != self.model or man.get("dim") != self.dim
                     or man.get("version") != faiss.__version__):
                 return False
@@ -317,7 +347,7 @@ class AnnIndex:
             self.saved_stamp, self.unsaved, self.matched = self.stamp, 0, False
         except (OSError, ValueError, TypeError, KeyError, RuntimeError, AttributeError):
             return False
-        index.nprobe = min(PARAMS["nprobe"], index.nlist)
+        index.nprobe = n_probe(index.nlist)
         self.index = index
         return True
 
@@ -413,17 +443,19 @@ class AnnIndex:
         hit = self.sorted_keys[at] == keys
         return np.where(hit, self.sorted_pos[at], -1)
 
-    def neighbours(self, queries: np.ndarray, cut: float) -> tuple[np.ndarray, np.ndarray]:
+    def neighbours(self, queries: np.ndarray, cut: float, one: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(query index, cache row) of every index hit at cosine > cut - MARGIN for each row of ``queries`` (q, d):
-        a range search, so a crowded neighbourhood is never cut at some k."""
+        a range search, so a crowded neighbourhood is never cut at some k. ``one``: one node's candidates, which
+        probe more lists (see n_probe); else the index's own nprobe (the all-pairs rule)."""
         import faiss
         import numpy as np
 
         faiss.omp_set_num_threads(THREADS)
+        params = faiss.SearchParametersIVF(nprobe=n_probe(int(self.index.nlist), True)) if one else None
         out_q, out_r = [], []
         for s in range(0, len(queries), 8192):
             lims, _, ids = self.index.range_search(np.ascontiguousarray(queries[s:s + 8192], dtype=np.float32),
-                                                   float(cut - MARGIN))
+                                                   float(cut - MARGIN), params=params)
             out_q.append(np.repeat(np.arange(s, s + len(lims) - 1), np.diff(lims.astype(np.int64))))
             out_r.append(self.rows_of(ids))
         if not out_q:

@@ -385,8 +385,8 @@ def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, li
     found_by = EXACT
     if use_approximate(len(idx.ids), exact):
         ann = approximate_index(graph, idx)
-        found_by = ann_method(ann)
-        _, near = ann.neighbours(idx.matrix[me:me + 1], threshold)
+        found_by = ann_method(ann, one=True)
+        _, near = ann.neighbours(idx.matrix[me:me + 1], threshold, one=True)
         near = np.setdiff1d(near, [me])
         near_scores = idx.matrix[near] @ idx.matrix[me]  # exact rescoring of what the index proposed
         keep = near_scores >= np.float32(threshold)

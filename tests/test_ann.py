@@ -218,6 +218,23 @@ def test_manifest_of_another_model_setting_is_rebuilt(graph):
     assert manifest(graph)["builds"] == 2
 
 
+def test_probe_rule_change_needs_no_rebuild(graph, monkeypatch):
+    """nprobe is a query-time setting: a manifest written under another probe rule is reopened, not rebuilt,
+    and queries probe as the current rule says."""
+    candidate_pairs(graph, threshold=0.5)
+    path = ann.index_dir(graph.store.url) / f"{DEFAULT_MODEL}.json"
+    m = manifest(graph)
+    m["params"] = {**m["params"], "nprobe": 1, "probe_fraction": 0.0}
+    path.write_text(json.dumps(m))
+    monkeypatch.setitem(ann.PARAMS, "nprobe", 3)
+    clear_cache()
+    found = candidate_pairs(graph, threshold=0.5)
+    assert manifest(graph)["builds"] == 1
+    assert found.method.to_json()["params"]["nprobe"] == ann.n_probe(7) == 3  # max(3, ⌈0.026·7⌉)
+    one = similar(graph, "finding:ann-0", threshold=0.5)
+    assert one.method.to_json()["params"]["nprobe"] == ann.n_probe(7, one=True) == 3
+
+
 def test_index_dir_of_postgres_hides_the_password(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     a = ann.index_dir("postgresql+psycopg://me:secret@db.example/findings")
