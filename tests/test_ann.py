@@ -146,6 +146,7 @@ def test_incremental_add_replace_remove(graph):
 def test_small_updates_are_not_saved_until_the_threshold(graph, monkeypatch):
     """Adding a node rewrites no file (at 1M the file is 1.5 GB); the manifest keeps the stamp the file holds,
     so a new process still finds the node (re-applied from the store); past the threshold the file is written."""
+    monkeypatch.setattr(ann, "EXTRA_MERGE", 2)  # 3 appended keys merge into the sorted ones, 2 stay in the side table
     candidate_pairs(graph, threshold=0.5)
     folder = ann.index_dir(graph.store.url)
     index_file, manifest_file = folder / f"{DEFAULT_MODEL}.faiss", folder / f"{DEFAULT_MODEL}.json"
@@ -171,7 +172,9 @@ def test_small_updates_are_not_saved_until_the_threshold(graph, monkeypatch):
     for k in range(3, 5):
         put(graph, N + k, base[k])
     refresh(graph)
-    candidate_pairs(graph, threshold=0.5)
+    found = pairs(candidate_pairs(graph, threshold=0.5))  # nodes N+3, N+4 found through the side table
+    assert all(tuple(sorted((f"finding:ann-{k}", f"finding:ann-{N + k}"))) in found for k in range(5))
+    assert f"finding:ann-{N + 4}" in [x.id for x in similar(graph, "finding:ann-4", threshold=0.5, limit=None)]
     m = manifest(graph)
     assert (m["saves"], m["count"], m["builds"]) == (2, N + 5, 1)
     assert index_file.stat().st_size > before[1]
