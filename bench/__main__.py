@@ -331,6 +331,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--nodes", type=int, default=100_000)
     ap.add_argument("--edges", type=int, default=1_000_000)
     add_common_options(ap)
+    ap.add_argument("--skip-ann", action="store_true", help="leave out the approximate-index rows (bench/ann.py)")
     args = ap.parse_args(argv)
 
     started, load_before = begin(f"scale benchmark: {args.nodes:,} nodes, {args.edges:,} edges")
@@ -346,6 +347,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bench_cli(path, picks, args.repeat, table)
         bench_pages(path, picks, args.repeat, table)
         bench_similarity(path, args.repeat, table)
+        if not args.skip_ann:
+            from bench.ann import scale_rows
+
+            scale_rows(path, table)
         bench_evidence(path, args.repeat, table, app=not args.skip_app)
         if not args.skip_app:
             bench_app(path, picks, args.repeat, table)

@@ -29,6 +29,9 @@ _MODELS: dict[str, Any] = {}
 _GENERIC_DIRS = {"model", "models", "snapshot", "snapshots", "main", "latest", "final", "checkpoint"}
 # Texts per write transaction: long embedding work is committed as it goes and can be resumed.
 _CHUNK = 512
+# Nodes read per page by embed_pending: a million-node graph is never held as texts all at once.
+PAGE = 4096
+DEVICES = ("cpu", "cuda")
 FEW_TEXTS = 4  # encode() runs this many texts or fewer on one torch thread
 
 
@@ -37,6 +40,9 @@ class EmbedReport:
     embedded: int
     skipped: int
     model: str
+    device: str = "cpu"
+    seconds: float = 0.0  # spent embedding and storing (not the model load)
+    texts_per_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,8 +88,22 @@ def resolve_model(model: str | None = None) -> tuple[str, str]:
     return name[-128:], str(path)
 
 
-def load_model(model: str | None = None):
-    """The SentenceTransformer for ``model``, loaded offline once per process."""
+def check_device(device: str | None) -> str:
+    """``device`` if it can run here: ``cpu``, or ``cuda`` when torch sees a GPU; else a one-line ValueError."""
+    device = (device or "cpu").strip().lower()
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected cpu or cuda")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: torch sees no GPU here (this torch build or machine has none); "
+                             "use --device cpu")
+    return device
+
+
+def load_model(model: str | None = None, device: str | None = None):
+    """The SentenceTransformer for ``model``, loaded offline once per process (and moved to ``device``)."""
     _, path = resolve_model(model)
     if path not in _MODELS:
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -97,15 +117,18 @@ def load_model(model: str | None = None):
             hf_logging.disable_progress_bar()
         except Exception:  # pragma: no cover - older or newer transformers
             pass
-        _MODELS[path] = SentenceTransformer(path, local_files_only=True)
+        _MODELS[path] = SentenceTransformer(path, local_files_only=True, device="cpu")
+    if device is not None and str(_MODELS[path].device) != device:
+        _MODELS[path].to(device)
     return _MODELS[path]
 
 
-def encode(texts: list[str], model: str | None = None, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+def encode(texts: list[str], model: str | None = None, batch_size: int = 64, progress: bool = False,
+           device: str | None = None) -> np.ndarray:
     """Embed ``texts``: a float32 array of shape (len(texts), dim), each row L2-normalised."""
     import numpy as np
 
-    st = load_model(model)
+    st = load_model(model, device)
     if not texts:
         return np.zeros((0, st.get_sentence_embedding_dimension() or 0), dtype=np.float32)
     import torch
@@ -140,13 +163,16 @@ def from_bytes(data: bytes) -> np.ndarray:
 
 
 def embed_items(graph: Graph, items: list[tuple[str, str, str]], model: str | None = None, batch_size: int = 64,
-                progress: bool = False) -> int:
-    """Embed (node id, text, text hash) items and store them, a chunk per transaction; return how many."""
+                progress: bool = False, device: str | None = None, bar: Any = None) -> int:
+    """Embed (node id, text, text hash) items and store them, a chunk per transaction; return how many.
+
+    ``bar``: a progress bar of the caller's to advance (else one is made here when ``progress``).
+    """
     if not items:
         return 0
     name, _ = resolve_model(model)
-    bar = None
-    if progress and len(items) > batch_size:
+    own = bar is None and progress and len(items) > batch_size
+    if own:
         from tqdm import tqdm
 
         bar = tqdm(total=len(items), desc=f"embedding ({name})", unit="node")
@@ -154,7 +180,7 @@ def embed_items(graph: Graph, items: list[tuple[str, str, str]], model: str | No
         step = max(batch_size, min(_CHUNK, batch_size * 4))  # small enough for a moving bar
         for start in range(0, len(items), step):
             chunk = items[start:start + step]
-            vecs = encode([t for _, t, _ in chunk], model, batch_size=batch_size)
+            vecs = encode([t for _, t, _ in chunk], model, batch_size=batch_size, device=device)
             rows = [(node_id, to_bytes(v), h) for (node_id, _, h), v in zip(chunk, vecs)]
             def store_rows(tx, rows=rows) -> None:
                 for node_id, data, h in rows:
@@ -167,7 +193,7 @@ def embed_items(graph: Graph, items: list[tuple[str, str, str]], model: str | No
             if bar is not None:
                 bar.update(len(chunk))
     finally:
-        if bar is not None:
+        if own:
             bar.close()
     return len(items)
 
@@ -182,6 +208,11 @@ def pending(graph: Graph, model: str | None = None, node_ids: list[str] | None =
         else:
             texts = [(n.id, n.title, n.description) for n in tx.get_nodes(node_ids).values()]
             hashes = {i: h for i, _, h in tx.embeddings(name, node_ids)}
+    return _stale(texts, hashes)
+
+
+def _stale(texts: list[tuple[str, str, str]], hashes: dict[str, str]) -> tuple[list, int]:
+    """(items of ``texts`` whose stored hash differs, number whose hash is current)."""
     items, current = [], 0
     for node_id, title, description in texts:
         text = node_text(title, description)
@@ -193,10 +224,56 @@ def pending(graph: Graph, model: str | None = None, node_ids: list[str] | None =
     return items, current
 
 
-def embed_pending(graph: Graph, model: str | None = None, batch_size: int = 64, progress: bool = True,
-                  node_ids: list[str] | None = None) -> EmbedReport:
-    """Embed every node (or the given ones) whose text has no current vector; the model loads only if needed."""
+def pending_pages(graph: Graph, model: str | None = None, page: int = PAGE):
+    """(items whose vector is missing or stale, number already current) for each page of ``page`` nodes, by id.
+
+    Only one page of texts is held at a time, and each page is read after the previous one was stored, so a run
+    that stops part-way is resumed by the next: what it stored is current and skipped.
+    """
     name, _ = resolve_model(model)
-    items, current = pending(graph, model, node_ids)
-    embedded = embed_items(graph, items, model, batch_size=batch_size, progress=progress)
-    return EmbedReport(embedded=embedded, skipped=current, model=name)
+    after = None
+    while True:
+        with graph.store.read() as tx:
+            texts = tx.node_texts(after=after, limit=page)
+            hashes = tx.embedding_hashes(name, [t[0] for t in texts]) if texts else {}
+        if not texts:
+            return
+        after = texts[-1][0]
+        yield _stale(texts, hashes)
+
+
+def embed_pending(graph: Graph, model: str | None = None, batch_size: int = 64, progress: bool = True,
+                  node_ids: list[str] | None = None, device: str | None = None) -> EmbedReport:
+    """Embed every node (or the given ones) whose text has no current vector; the model loads only if needed.
+
+    The whole graph is streamed a page at a time (:func:`pending_pages`) and stored a chunk per transaction,
+    so an interrupted run loses at most one chunk and the next run continues where it stopped.
+    """
+    import time
+
+    name, _ = resolve_model(model)
+    device = check_device(device)
+    if node_ids is not None:
+        pages = [pending(graph, model, node_ids)]
+    else:
+        pages = pending_pages(graph, model)
+    embedded = skipped = 0
+    seconds = 0.0
+    bar = None
+    try:
+        for items, current in pages:
+            skipped += current
+            if items and bar is None and progress and node_ids is None:
+                from tqdm import tqdm
+
+                bar = tqdm(desc=f"embedding ({name})", unit="node")
+            t = time.perf_counter()
+            embedded += embed_items(graph, items, model, batch_size=batch_size, progress=progress, device=device,
+                                    bar=bar)
+            seconds += time.perf_counter() - t if items else 0.0
+    finally:
+        if bar is not None:
+            bar.close()
+    rate = round(embedded / seconds, 1) if embedded and seconds > 0 else None
+    return EmbedReport(embedded=embedded, skipped=skipped, model=name, device=device, seconds=round(seconds, 2),
+                       texts_per_s=rate)

@@ -10,12 +10,16 @@ duplicates." Similarity is computed, never stored as an edge. A pair is a candid
 
 Candidates of the same kind at cosine ≥ ``duplicate_threshold`` (0.9) are flagged as probable duplicates.
 
-The search is exact. One node against all is a blocked matrix-vector product. All pairs is a blocked
-matrix product over the upper triangle only (symmetry halves the work). On CPUs with native bfloat16
-(AVX512-BF16/AMX) large graphs use a bfloat16 product as a *prefilter* with a proven error margin and
-rescore every surviving pair in float32, so the result is the same set as the float32 computation:
-for unit vectors, rounding inputs and output to bfloat16 moves a dot product by at most
-2u + u² + u ≈ 0.012 (u = 2⁻⁸), and the prefilter keeps everything within 0.02 of the threshold.
+Below ``graph.ann.ANN_MIN_ROWS`` vectors the search is exact; from there on candidates come from a
+persisted HNSW index (:mod:`graph.ann`) and are rescored exactly, so scores stay exact and only recall is
+approximate. ``exact=True`` (``--exact``, or ``FINDINGS_SIMILARITY=exact``) forces the exact search, and every
+result says which method produced it (:class:`graph.ann.Method`). Exact search: one node against all is a
+blocked matrix-vector product. All pairs is a blocked matrix product over the upper triangle only
+(symmetry halves the work). On CPUs with native bfloat16 (AVX512-BF16/AMX) large graphs use a bfloat16
+product as a *prefilter* with a proven error margin and rescore every surviving pair in float32, so the
+result is the same set as the float32 computation: for unit vectors, rounding inputs and output to
+bfloat16 moves a dot product by at most 2u + u² + u ≈ 0.012 (u = 2⁻⁸), and the prefilter keeps
+everything within 0.02 of the threshold.
 
 Vectors are loaded once per process into a matrix cached by (database, model) and refreshed from a
 cheap stamp (vector count, latest write): new or re-embedded nodes are patched in without reloading
@@ -28,6 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from graph.ann import EXACT, Method
 from graph.core import require_node
 from graph.embeddings import (
     embed_items, embed_pending, encode, from_bytes, node_text, pending, resolve_model, text_hash,
@@ -46,6 +51,14 @@ BF16_MARGIN = 0.02  # > the 0.012 worst-case error of a bfloat16 dot product of 
 BF16_MIN_ROWS = 20_000  # below this the float32 product is fast enough and torch need not load
 
 
+class Found(list):
+    """A list of matches or candidates that also says which search produced it (``.method``)."""
+
+    def __init__(self, items: Any = (), method: Method = EXACT) -> None:
+        super().__init__(items)
+        self.method = method
+
+
 @dataclass
 class Match:
     id: str
@@ -54,12 +67,15 @@ class Match:
     score: float
     duplicate: bool
     listed_score: float | None = None
+    method: dict[str, Any] | None = None  # Method.to_json() of the search that found it
 
     def to_json(self) -> dict[str, Any]:
         d = {"id": self.id, "kind": self.kind, "title": self.title, "score": round(self.score, 4),
              "duplicate": self.duplicate}
         if self.listed_score is not None:
             d["listed_score"] = self.listed_score
+        if self.method is not None:
+            d["method"] = self.method
         return d
 
 
@@ -70,12 +86,14 @@ class Candidate:
     score: float
     duplicate: bool
     listed_score: float | None = None
+    method: dict[str, Any] | None = None  # Method.to_json() of the search that found it
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["score"] = round(self.score, 4)
-        if self.listed_score is None:
-            d.pop("listed_score")
+        for key in ("listed_score", "method"):
+            if d[key] is None:
+                d.pop(key)
         return d
 
 
@@ -291,7 +309,21 @@ def note_written(url: str, model: str, rows: list[tuple[str, bytes, str]]) -> No
 
 
 def clear_cache() -> None:
+    from graph.ann import clear_cache as clear_ann
+
     _INDEXES.clear()
+    clear_ann()
+
+
+def approximate_index(graph: Graph, idx: VectorIndex):
+    """The persisted HNSW index of ``idx``'s vectors, brought up to date (see :mod:`graph.ann`)."""
+    from graph.ann import ann_index
+
+    def changed_since(stamp: tuple[int, Any]) -> list[str]:
+        with graph.store.read() as tx:
+            return [row[0] for row in tx.embeddings_since(idx.model, stamp[1])]
+
+    return ann_index(graph.store.url, idx, changed_since)
 
 
 # ---- queries against the graph ----------------------------------------------------------------
@@ -318,13 +350,16 @@ def ensure_current(graph: Graph, node_ids: list[str], model: str | None = None) 
 
 def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, limit: int | None = 20,
             duplicate_threshold: float = DEFAULT_DUPLICATE_THRESHOLD, model: str | None = None,
-            kind: str | None = None) -> list[Match]:
+            kind: str | None = None, exact: bool = False) -> Found:
     """Candidates for ``node_id``: nodes with cosine ≥ ``threshold`` and no typed edge to it, best first.
 
     The node is embedded first if its vector is missing or stale; other nodes are compared as stored
     (run :func:`graph.embeddings.embed_pending` to bring them all up to date). A read-only store embeds
     nothing: a stale vector is used as stored, and a node without one has no candidates yet.
+    Large graphs ask the approximate index unless ``exact``; the result's ``.method`` says which.
     """
+    from graph.ann import method as ann_method, use_approximate
+
     import numpy as np
 
     if not -1.0 <= threshold <= 1.0:
@@ -346,9 +381,28 @@ def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, li
     idx = vector_index(graph, model)
     if node_id not in idx.pos:  # written by another process between our check and the cache's
         idx = vector_index(graph, model, max_age=0)
-    scores = one_vs_all(idx.matrix, idx.matrix[idx.pos[node_id]])
-    scores[idx.pos[node_id]] = -np.inf
-    order, top = top_above(scores, threshold)
+    me = idx.pos[node_id]
+    found_by = EXACT
+    if use_approximate(len(idx.ids), exact):
+        ann = approximate_index(graph, idx)
+        found_by = ann_method(ann, one=True)
+        _, near = ann.neighbours(idx.matrix[me:me + 1], threshold, one=True)
+        near = np.setdiff1d(near, [me])
+        near_scores = idx.matrix[near] @ idx.matrix[me]  # exact rescoring of what the index proposed
+        keep = near_scores >= np.float32(threshold)
+        order_k = np.lexsort((near[keep], -near_scores[keep]))
+        order, top = near[keep][order_k], near_scores[keep][order_k]
+
+        def score_of(row: int) -> float:
+            return float(np.dot(idx.matrix[row], idx.matrix[me]))
+    else:
+        scores = one_vs_all(idx.matrix, idx.matrix[me])
+        scores[me] = -np.inf
+        order, top = top_above(scores, threshold)
+
+        def score_of(row: int) -> float:
+            return float(scores[row])
+    method_json = found_by.to_json()
     with graph.store.read() as tx:
         # the edges that can rule a close node out, and the pairs a source listed: not all of a hub's edges
         typed, listed = _relations(tx.edges_touching(node_id, among=[idx.ids[i] for i in order])
@@ -364,7 +418,7 @@ def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, li
                 return False
             out.append(Match(other.id, other.kind, other.title, float(score),
                              duplicate=bool(other.kind == node.kind and score >= duplicate_threshold),
-                             listed_score=listed.get(pair)))
+                             listed_score=listed.get(pair), method=method_json))
             seen.add(other.id)
             return True
 
@@ -383,17 +437,23 @@ def similar(graph: Graph, node_id: str, threshold: float = DEFAULT_THRESHOLD, li
                          for other in pair if other != node_id and other not in seen]
         for other in tx.get_nodes(source_listed).values():
             if other.id in idx.pos:  # not embedded yet: it shows after the next `findings embed`
-                keep(other, float(scores[idx.pos[other.id]]))
+                keep(other, score_of(idx.pos[other.id]))
     out.sort(key=lambda m: (-m.score, m.id))
-    return out[:limit] if limit is not None else out
+    return Found(out[:limit] if limit is not None else out, found_by)
 
 
 def candidate_pairs(graph: Graph, threshold: float = DEFAULT_THRESHOLD,
                     duplicate_threshold: float = DEFAULT_DUPLICATE_THRESHOLD, kind: str | None = None,
                     limit: int | None = None, block: int = 4096, model: str | None = None,
-                    duplicates_only: bool = False, precision: str = "auto") -> list[Candidate]:
-    """All candidate pairs of the graph (each once), best first. Uses the stored vectors as they are."""
+                    duplicates_only: bool = False, precision: str = "auto", exact: bool = False) -> Found:
+    """All candidate pairs of the graph (each once), best first. Uses the stored vectors as they are.
+
+    Large graphs take the pairs from the approximate index (rescored exactly) unless ``exact``; the
+    result's ``.method`` (and each candidate's ``method``) says which search produced the set.
+    """
     import numpy as np
+
+    from graph.ann import method as ann_method, pairs_above as ann_pairs_above, use_approximate
 
     if not -1.0 <= threshold <= 1.0:
         raise ValueError(f"the threshold must lie between -1 and 1, not {threshold}")
@@ -404,10 +464,15 @@ def candidate_pairs(graph: Graph, threshold: float = DEFAULT_THRESHOLD,
                          if nid in kinds and kinds[nid][1] != "merged" and (kind is None or kinds[nid][0] == kind)],
                         dtype=np.int64)
         decided = tx.decided_pairs()
+    ann = approximate_index(graph, idx) if use_approximate(len(idx.ids), exact) and len(rows) >= 2 else None
+    found_by = ann_method(ann) if ann is not None else EXACT
     if len(rows) < 2:
-        return []
+        return Found([], found_by)
     cut = max(threshold, duplicate_threshold) if duplicates_only else threshold
-    i, j, s = pairs_above(idx.matrix[rows], cut, block=block, precision=precision)
+    if ann is not None:
+        i, j, s = ann_pairs_above(ann, idx.matrix[rows], rows, len(idx.ids), cut)
+    else:
+        i, j, s = pairs_above(idx.matrix[rows], cut, block=block, precision=precision)
     # only edges among the nodes of some close pair can rule a pair out: read those, not the whole graph
     involved = {idx.ids[x] for x in np.unique(rows[np.concatenate([i, j])])}
     with graph.store.read() as tx:
@@ -427,10 +492,11 @@ def candidate_pairs(graph: Graph, threshold: float = DEFAULT_THRESHOLD,
             break
     with graph.store.read() as tx:
         nodes = tx.get_nodes({x for a, b, _ in found for x in (a, b)})
-    return [Candidate(nodes[a].brief(), nodes[b].brief(), score,
-                      duplicate=bool(nodes[a].kind == nodes[b].kind and score >= duplicate_threshold),
-                      listed_score=listed.get((a, b)))
-            for a, b, score in found]
+    method_json = found_by.to_json()
+    return Found([Candidate(nodes[a].brief(), nodes[b].brief(), score,
+                            duplicate=bool(nodes[a].kind == nodes[b].kind and score >= duplicate_threshold),
+                            listed_score=listed.get((a, b)), method=method_json)
+                  for a, b, score in found], found_by)
 
 
 def semantic_search(graph: Graph, text: str, kind: str | None = None, limit: int = 20,

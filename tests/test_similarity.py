@@ -112,6 +112,54 @@ def test_embedding_twice_embeds_nothing_and_changed_text_only_that(tmp_path, mod
     assert v.shape == (384,) and abs(float(np.linalg.norm(v)) - 1) < 1e-5
 
 
+def test_an_interrupted_embed_resumes_where_it_stopped(tmp_path, model, monkeypatch):
+    """Pages of 8 nodes, chunks of 16 texts: the run dies on its second chunk; the first chunk is kept and the
+    next run embeds only the rest."""
+    from graph import embeddings
+    from seeds import curated_document
+
+    g = Graph(str(tmp_path / "t.db"))
+    g.ingest_documents([curated_document()])
+    total = len(g.nodes())
+    monkeypatch.setattr(embeddings, "PAGE", 24)
+    real, calls = embeddings.encode, []
+
+    def dies_second_time(texts, *args, **kwargs):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embeddings, "encode", dies_second_time)
+    with pytest.raises(KeyboardInterrupt):
+        embed_pending(g, progress=False, batch_size=4)
+    with g.store.read() as tx:
+        stored = len(tx.embedding_hashes("all-MiniLM-L6-v2"))
+    assert stored == calls[0] == 16 < total
+    monkeypatch.setattr(embeddings, "encode", real)
+    rest = embed_pending(g, progress=False, batch_size=4)
+    assert (rest.embedded, rest.skipped) == (total - 16, 16)
+    assert rest.texts_per_s and rest.texts_per_s > 0 and rest.device == "cpu"
+
+
+def test_embed_on_cuda_without_a_gpu_is_one_line_and_changes_nothing(tmp_path, monkeypatch):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from seeds import curated_document
+
+    path = tmp_path / "t.db"
+    Graph(str(path)).ingest_documents([curated_document()])
+    monkeypatch.setenv("FINDINGS_DB", str(path))
+    res = invoke("embed", "--device", "cuda", ok=False)
+    assert res.exit_code != 0 and "torch sees no GPU" in res.output + (res.stderr or "")
+    assert len((res.stderr or res.output).strip().splitlines()) == 1
+    with Graph(str(path)).store.read() as tx:
+        assert tx.embedding_hashes("all-MiniLM-L6-v2") == {}
+    assert invoke("embed", "--device", "tpu", ok=False).exit_code != 0
+
+
 def test_a_model_directory_that_does_not_exist_is_refused(tmp_path):
     with pytest.raises(ValueError, match="never downloaded"):
         embed_pending(Graph(str(tmp_path / "t.db")), model=str(tmp_path / "nope"))
@@ -194,9 +242,11 @@ def test_semantic_search_ranks_by_meaning(egraph):
 # ---- CLI -----------------------------------------------------------------------------------------------
 def test_cli_embed_and_similar_json(egraph):
     assert json.loads(invoke("embed", "--json").stdout) == {"embedded": 0, "skipped": len(egraph.nodes()),
-                                                            "model": "all-MiniLM-L6-v2"}
+                                                            "model": "all-MiniLM-L6-v2", "device": "cpu",
+                                                            "seconds": 0.0, "texts_per_s": None}
     data = json.loads(invoke("similar", SEED_FINDING, "--threshold", "0.6", "--limit", "3", "--json").stdout)
     assert len(data) == 3 and {"id", "kind", "title", "score", "duplicate"} <= set(data[0])
+    assert data[0]["method"] == {"kind": "exact"}  # a small graph: every pair compared
     assert data[0]["score"] >= data[-1]["score"] >= 0.6
     text = invoke("similar", SEED_FINDING).stdout
     assert "source listed 0.785" in text

@@ -10,6 +10,8 @@ from typing import Any, Optional
 import typer
 
 MODEL_HELP = "A local sentence-transformers model directory (default: the packaged all-MiniLM-L6-v2)."
+EXACT_HELP = ("Compare every pair exactly, even on a graph large enough for the approximate index "
+              "(which can miss pairs; FINDINGS_SIMILARITY=exact sets this for good).")
 
 
 def semantic_search_rows(graph, text: str, kind: Optional[str] = None, limit: int = 20,
@@ -46,16 +48,22 @@ def register(app: typer.Typer) -> None:
         model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
         batch_size: int = typer.Option(64, "--batch-size", min=1, max=4096),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar for long work."),
+        device: str = typer.Option("cpu", "--device", help="cpu, or cuda where torch sees a GPU."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Embed nodes whose text is new or changed (unchanged text is never embedded twice)."""
-        from graph.embeddings import embed_pending
+        """Embed nodes whose text is new or changed (unchanged text is never embedded twice).
 
-        report = embed_pending(graph_of(ctx), model, batch_size=batch_size, progress=progress)
+        The graph is read a page at a time and stored as it goes: an interrupted run is resumed by running it again.
+        """
+        from graph.embeddings import check_device, embed_pending
+
+        check_device(device)  # before anything is read or loaded
+        report = embed_pending(graph_of(ctx), model, batch_size=batch_size, progress=progress, device=device)
         if as_json:
             emit_json(report.to_json())
             return
-        typer.echo(f"embedded {report.embedded} node(s), {report.skipped} already current ({report.model})")
+        rate = f", {report.texts_per_s} texts/s on {report.device}" if report.texts_per_s else ""
+        typer.echo(f"embedded {report.embedded} node(s), {report.skipped} already current ({report.model}{rate})")
 
     @app.command()
     @handles_errors
@@ -68,6 +76,7 @@ def register(app: typer.Typer) -> None:
                                                   help="Same-kind matches at or above it are probable duplicates."),
         kind: Optional[str] = typer.Option(None, "--kind", help="Only nodes of this kind."),
         model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
+        exact: bool = typer.Option(False, "--exact", help=EXACT_HELP),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Nodes similar to ID that share no typed edge with it: candidates for new edges or duplicates."""
@@ -81,11 +90,13 @@ def register(app: typer.Typer) -> None:
         g = graph_of(ctx)
         g.get(node_id)  # a missing id fails before any model loads
         embed_pending(g, model, progress=not as_json)
-        data = [m.to_json() for m in find_similar(g, node_id, threshold=threshold, limit=limit,
-                                                  duplicate_threshold=duplicate_threshold, model=model, kind=kind)]
+        found = find_similar(g, node_id, threshold=threshold, limit=limit, duplicate_threshold=duplicate_threshold,
+                             model=model, kind=kind, exact=exact)
+        data = [m.to_json() for m in found]
         if as_json:
             emit_json(data)
             return
+        typer.echo(f"method: {found.method.describe()}", err=True)
         if not data:
             typer.echo(f"no candidates at cosine ≥ {threshold}", err=True)
         for m in data:
@@ -101,6 +112,7 @@ def register(app: typer.Typer) -> None:
         kind: Optional[str] = typer.Option(None, "--kind", help="Only pairs of this kind."),
         limit: int = typer.Option(50, "--limit", min=1, max=1_000_000),
         model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
+        exact: bool = typer.Option(False, "--exact", help=EXACT_HELP),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Candidate pairs of the whole graph, best first, each pair once."""
@@ -114,11 +126,12 @@ def register(app: typer.Typer) -> None:
         g = graph_of(ctx)
         embed_pending(g, model, progress=not as_json)
         cands = list_candidates(g, threshold=threshold, duplicate_threshold=duplicate_threshold, kind=kind,
-                                limit=limit, model=model, duplicates_only=duplicates_only)
+                                limit=limit, model=model, duplicates_only=duplicates_only, exact=exact)
         data = [c.to_json() for c in cands]
         if as_json:
             emit_json(data)
             return
+        typer.echo(f"method: {cands.method.describe()}", err=True)
         if not data:
             typer.echo(f"no candidates at cosine ≥ {threshold}", err=True)
         for c in data:

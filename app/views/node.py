@@ -218,7 +218,7 @@ def _similar(g, node) -> None:
         return
     heading.markdown(f"#### Related by similarity ({len(matches)})")
     st.caption(c.md(f"cosine ≥ {threshold:.2f} · no typed edge — candidates for new edges or unrecognized "
-                    "duplicates"))
+                    f"duplicates · found by {matches.method.describe()}"))
     if not matches:
         st.caption("No candidates at this threshold.")
     details = g.get_many([m.id for m in matches]) if matches else {}

@@ -8,14 +8,21 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from db import models as m
+from db.queries.base import chunks
 from db.queries.writes import WriteLog
 
 
 class CurationQueries(WriteLog):
     # ---- embeddings ------------------------------------------------------------------------------
-    def embedding_hashes(self, model: str) -> dict[str, str]:
-        rows = self.s.execute(select(m.Embedding.node_id, m.Embedding.text_hash).where(m.Embedding.model == model))
-        return dict(rows.all())
+    def embedding_hashes(self, model: str, node_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """node id -> text hash of a model's stored vectors, all or those of ``node_ids``."""
+        q = select(m.Embedding.node_id, m.Embedding.text_hash).where(m.Embedding.model == model)
+        if node_ids is None:
+            return dict(self.s.execute(q).all())
+        out: dict[str, str] = {}
+        for chunk in chunks(list(node_ids)):
+            out.update(self.s.execute(q.where(m.Embedding.node_id.in_(chunk))).all())
+        return out
 
     def upsert_embedding(self, node_id: str, model: str, text_hash: str, vector: bytes, dim: int) -> None:
         row = self.s.get(m.Embedding, (node_id, model))

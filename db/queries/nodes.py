@@ -96,10 +96,17 @@ class NodeQueries(WriteLog):
                 m.Edge.type == "extracted_from", m.Edge.target_id == paper_id)))
         return [node_record(x) for x in self._rows(q.order_by(m.Node.kind, m.Node.title).limit(limit))]
 
-    def node_texts(self) -> list[tuple[str, str, str]]:
-        """(id, title, description) of every node: what embeddings are computed from."""
-        return [tuple(x) for x in self.s.execute(
-            select(m.Node.id, m.Node.title, m.Node.description).order_by(m.Node.id)).all()]
+    def node_texts(self, after: str | None = None, limit: int | None = None) -> list[tuple[str, str, str]]:
+        """(id, title, description) of every node, by id: what embeddings are computed from.
+
+        ``after`` and ``limit`` read one page (ids greater than ``after``), so a long run need not hold them all.
+        """
+        q = select(m.Node.id, m.Node.title, m.Node.description).order_by(m.Node.id)
+        if after is not None:
+            q = q.where(m.Node.id > after)
+        if limit is not None:
+            q = q.limit(limit)
+        return [tuple(x) for x in self.s.execute(q).all()]
 
     def node_kinds(self, node_ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         """id -> (kind, status), for all nodes or the given ones."""
