@@ -447,10 +447,10 @@ class AnnIndex:
 
     # ---- queries --------------------------------------------------------------------------------
     def rows_of(self, keys: np.ndarray) -> np.ndarray:
-        """Cache rows of index keys (-1 for a key the cache does not hold)."""
+        """Cache rows of index keys, in their shape (-1 for a key the cache does not hold)."""
         import numpy as np
 
-        out = np.full(len(keys), -1, np.int64)
+        out = np.full(np.shape(keys), -1, np.int64)
         for sk, sp in ((self.sorted_keys, self.sorted_pos), (self.extra_keys, self.extra_pos)):
             if sk is None or not len(sk):
                 continue

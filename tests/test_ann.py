@@ -261,3 +261,14 @@ def test_cli_exact_flag_and_method_in_json(graph, monkeypatch):
         assert data and {d["method"]["kind"] for d in data} == {kind}, args
     res = run.invoke(app, ["curate", "list", "--threshold", "0.5"])
     assert res.exit_code == 0 and "approximate (faiss" in res.stderr
+
+
+def test_rows_of_keeps_the_shape_of_its_keys(graph):
+    """Top-k searches hand back a (queries, k) grid of keys, -1 where faiss found nothing (bench.ann's harness)."""
+    candidate_pairs(graph, threshold=0.5)
+    a = next(iter(ann._ANN.values()))
+    keys = a.sorted_keys[:6]
+    flat = a.rows_of(keys)
+    grid = a.rows_of(np.concatenate([keys, [-1, -1]]).reshape(2, 4))
+    assert (flat >= 0).all() and grid.shape == (2, 4)
+    assert grid.ravel().tolist() == flat.tolist() + [-1, -1]
