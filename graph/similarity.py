@@ -11,7 +11,7 @@ duplicates." Similarity is computed, never stored as an edge. A pair is a candid
 Candidates of the same kind at cosine ≥ ``duplicate_threshold`` (0.9) are flagged as probable duplicates.
 
 Below ``graph.ann.ANN_MIN_ROWS`` vectors the search is exact; from there on candidates come from a
-persisted HNSW index (:mod:`graph.ann`) and are rescored exactly, so scores stay exact and only recall is
+persisted faiss IVF index (:mod:`graph.ann`) and are rescored exactly, so scores stay exact and only recall is
 approximate. ``exact=True`` (``--exact``, or ``FINDINGS_SIMILARITY=exact``) forces the exact search, and every
 result says which method produced it (:class:`graph.ann.Method`). Exact search: one node against all is a
 blocked matrix-vector product. All pairs is a blocked matrix product over the upper triangle only
@@ -316,7 +316,7 @@ def clear_cache() -> None:
 
 
 def approximate_index(graph: Graph, idx: VectorIndex):
-    """The persisted HNSW index of ``idx``'s vectors, brought up to date (see :mod:`graph.ann`)."""
+    """The persisted faiss IVF index of ``idx``'s vectors, brought up to date (see :mod:`graph.ann`)."""
     from graph.ann import ann_index
 
     def changed_since(stamp: tuple[int, Any]) -> list[str]:

@@ -21,7 +21,8 @@ from typing import Any
 
 from engine.sweep.cells import Cell
 from engine.sweep.spec import Resources, SweepSpec
-from engine.sweep.worker import run_cell, worker_init
+from engine.sweep.worker import run_cell
+from engine.threads import one_thread_for_good
 
 BACKENDS = ("local", "ray")
 
@@ -57,7 +58,7 @@ class LocalBackend:
         import multiprocessing
 
         return cf.ProcessPoolExecutor(max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=worker_init)
+                                      initializer=one_thread_for_good)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "local", "workers": self.slots}

@@ -8,7 +8,7 @@ import traceback
 from typing import Any
 
 from engine.sweep.fault_injection import raise_if_injected
-from engine.threads import one_thread, one_thread_for_good
+from engine.threads import one_thread
 
 
 def run_cell(config: Any, inject_failure: bool = False) -> dict[str, Any]:
@@ -37,7 +37,3 @@ def run_cell(config: Any, inject_failure: bool = False) -> dict[str, Any]:
     out["duration_s"] = round(time.perf_counter() - start, 3)
     return out
 
-
-def worker_init() -> None:
-    """Initializer of a local pool process: one thread for every numeric library, for good."""
-    one_thread_for_good()
