@@ -218,11 +218,13 @@ def load(tx: Tx, nodes: Iterable[Mapping[str, Any]] = (), edges: Iterable[EdgeSp
 
     ``nodes``: mappings of :class:`graph.schemas.NodeIn` fields, optionally with an ``id``;
     ``edges``: (source, type, target[, attrs]) or mappings with those keys, between nodes of the batch or
-    of the store; ``provenance``: the ``source`` of every new edge.
+    of the store; ``provenance``: the ``source`` of every new edge; ``known``: id -> kind of nodes the
+    caller vouches for (read or written in its transaction, their stored edges already left out of
+    ``edges``): their kinds are not looked up, and edges between them are not looked for in the store.
     """
     now = datetime.now(timezone.utc)
     ids, kinds, node_rows, meas_rows = _check_nodes(tx, nodes, parse_text, now)
-    new_edges, skipped = _check_edges(tx, edges, kinds)
+    new_edges, skipped = _check_edges(tx, edges, {**known, **kinds} if known else kinds)
     tx.tune_for_bulk()
     tx.insert_nodes_bulk(node_rows)
     tx.insert_measurements_bulk(meas_rows)

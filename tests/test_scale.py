@@ -207,3 +207,21 @@ def test_candidates_and_incremental_similar_on_a_bulk_loaded_graph(tmp_path):
     assert len(idx.ids) == n_before + 1 and new in idx.pos
     matches = similar(g, new, threshold=0.95)
     assert {m.id for m in matches} >= {pairs[2][0], pairs[2][1]}
+
+
+def test_bulk_load_looks_up_neither_kinds_nor_stored_edges_of_ends_the_caller_vouches_for(tmp_path):
+    """graph.papers hands ``known`` (the ends its transaction just read or wrote, stored edges already left
+    out): the load must not look their kinds up or look for their edges in the store again."""
+    g = _graph(tmp_path, "g")
+    with g.store.transaction() as tx:
+        core.create_node(tx, {"kind": "paper", "title": "p"}, node_id="paper:p")
+        core.create_node(tx, {"kind": "author", "title": "a"}, node_id="author:a")
+    with g.store.transaction() as tx:
+        def refuse(*_a, **_k):
+            raise AssertionError("looked up in the store")
+
+        tx.node_kinds = refuse
+        tx.existing_edges = refuse
+        report = bulk.load(tx, edges=[("paper:p", "authored_by", "author:a", {})],
+                           known={"paper:p": "paper", "author:a": "author"})
+    assert report.edges == 1 and g.stats()["edges"] == {"authored_by": 1}
