@@ -14,6 +14,10 @@ from graph.backup import backup, restore
 from tests.test_reliability import raw_sql
 
 
+# characters that COPY's text format escapes, and a JSON null
+TRICKY = {"note": "tab\there, newline\nthere, back\\slash, \"quoted\", ü, \\N", "score": 0.5, "tags": [1, None]}
+
+
 def stored(url: str) -> dict[tuple[str, str, str], int]:
     with get_engine(resolve_url(url)).connect() as conn:
         rows = conn.execute(text("SELECT node_id, type, direction, n FROM edge_counts"))
@@ -111,7 +115,7 @@ def test_bulk_loaded_edges_read_back_as_written(store_url):
     attrs with characters COPY escapes, provenance and time come back as given."""
     g = Graph(store_url)
     ids, lg, _ = papers(g, 2)
-    attrs = {"note": "tab\there, newline\nthere, back\\slash, \"quoted\", ü, \\N", "score": 0.5, "tags": [1, None]}
+    attrs = TRICKY
     g.bulk_load(edges=[(ids[0], "in_category", lg, attrs), (ids[1], "in_category", lg)],
                 provenance={"document": "d\t1"})
     with g.store.read() as tx:
@@ -144,6 +148,7 @@ def test_import_and_restore_keep_counts_exact(store_url, tmp_path):
     src = Graph(str(tmp_path / "src.db"))
     ids, lg, ada = papers(src)
     src.bulk_load(edges=[(p, "in_category", lg) for p in ids] + [(p, "authored_by", ada) for p in ids[:2]])
+    src.link(ids[0], "listed_similar", ids[1], TRICKY)  # restore on PostgreSQL COPYs edges: escapes matter
     doc = src.export_json()
     backup(src, tmp_path / "b.json")
     expected = counted(str(tmp_path / "src.db"))

@@ -7,8 +7,8 @@ read from this table it is one indexed range read, whatever the degree.
 The table is derived, never written by the code: triggers on ``edges`` add one for every insert, take one
 off for every delete, and move one on an update of either end or of the type; a row whose count reaches 0
 is deleted, so a node has a row exactly for each group it has. A self-loop counts in both directions, as
-the GROUP BY it replaces did. On PostgreSQL inserts are counted per statement (its new rows grouped: a
-bulk insert is a few multi-row INSERTs), deletes and updates per row; on SQLite all per row, and the bulk
+the GROUP BY it replaces did. On PostgreSQL inserts are counted per statement (its new rows grouped: the
+bulk insert is one COPY), deletes and updates per row; on SQLite all per row, and the bulk
 insert path (``db.queries.bulk``) drops the insert trigger, adds the batch's counts in one aggregate
 statement per direction and re-creates the trigger from its stored SQL. Existing edges are counted here,
 one GROUP BY per direction.
@@ -59,9 +59,9 @@ def _grouped_add(rows: str) -> str:
 
 
 def _pg_functions() -> list[str]:
-    # inserts are counted once per statement from its transition table (a bulk insert is a few multi-row
-    # INSERTs: one aggregate each, not a trigger call per row); deletes and updates, one edge at a time
-    # in the code, per row (PostgreSQL allows no transition table on a trigger with a column list)
+    # inserts are counted once per statement from its transition table (the bulk insert is one COPY: one
+    # aggregate, not a trigger call per row); deletes and updates, one edge at a time in the code, per row
+    # (PostgreSQL allows no transition table on a trigger with a column list)
     add = _add("NEW.source_id", "NEW.type", "out") + " " + _add("NEW.target_id", "NEW.type", "in")
     take = _take("OLD.source_id", "OLD.type", "out") + " " + _take("OLD.target_id", "OLD.type", "in")
     return [
