@@ -151,3 +151,23 @@ class Identifier(Base):
     node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False)
 
     __table_args__ = (Index("ix_identifiers_node_id", "node_id"),)
+
+
+class EdgeCount(Base):
+    """How many edges of one type touch a node in one direction (``out``: the node is their source, ``in``:
+    their target): what a node page shows as each group's count, one indexed range read for a hub with a
+    quarter of a million edges (migration 0010).
+
+    Derived: triggers on ``edges`` keep it exact on every insert, delete and change of an end or the type,
+    and delete a row whose count reaches 0; the code only reads it (and the SQLite bulk insert adds a batch's
+    counts in one statement instead of the per-row trigger). ``findings check`` compares it with the edges.
+    """
+
+    __tablename__ = "edge_counts"
+
+    node_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = {"sqlite_with_rowid": False}

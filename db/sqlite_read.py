@@ -172,11 +172,9 @@ class SqliteReader:
         return out
 
     def edge_counts(self, node_id: str) -> dict[tuple[str, str], int]:
-        out: dict[tuple[str, str], int] = {}
-        for direction, here, _ in _ENDS:  # column names from the fixed tuple, never from input
-            out.update(((t, direction), n) for t, n in self.conn.execute(
-                f"SELECT type, count(*) FROM edges WHERE {here} = :id GROUP BY type", {"id": node_id}))
-        return out
+        # the stored counts (migration 0010): one range of their primary key, whatever the degree
+        return {(t, d): n for t, d, n in self.conn.execute(
+            "SELECT type, direction, n FROM edge_counts WHERE node_id = :id", {"id": node_id})}
 
     def group_members(self, node_id: str, direction: str, edge_types) -> list[tuple[str, str]]:
         types = sorted(set(edge_types))

@@ -15,7 +15,11 @@ Problem kinds:
   (a merge moves every other edge to the node it was merged into), or that has no ``duplicate_of``
   or several;
 - ``orphan_measurement``: a measurement of a node that does not exist;
-- ``orphan_embedding`` / ``orphan_decision``: a stored vector or a curation decision about a missing node.
+- ``orphan_embedding`` / ``orphan_decision``: a stored vector or a curation decision about a missing node;
+- ``edge_count``: a node's stored count of a group (edge type, direction) that differs from its edges
+  (triggers keep the counts exact, so only a write with them off gets here); a node page would show a
+  wrong count without a sign of it. :func:`rebuild_edge_counts` (``findings check --rebuild-counts``)
+  counts them again.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
     from graph.api import Graph
 
 KINDS = ("dangling_edge", "vocabulary", "merged_with_live_edges", "orphan_measurement", "orphan_embedding",
-         "orphan_decision")
+         "orphan_decision", "edge_count")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ def check(graph: Graph) -> list[Problem]:
         odd_meas = tx.measurements_outside(ERR_KINDS)
         orphans = tx.orphan_rows()
         nodes = tx.list_nodes()
+        drift = tx.edge_count_drift()
     by_id = {n.id: n for n in nodes}
     merged = [n for n in nodes if n.status == "merged"]
     prefix_bad = [n for n in nodes if not n.id.startswith(f"{n.kind}:")]
@@ -116,4 +121,14 @@ def check(graph: Graph) -> list[Problem]:
     for dec_id, a, b in orphans["curation_decisions"]:
         problems.append(Problem("orphan_decision", f"decision {dec_id}",
                                 f"about the pair {a!r}, {b!r}, and at least one of them does not exist"))
+    for node_id, etype, direction, stored, counted in drift:
+        problems.append(Problem("edge_count", f"node {node_id}",
+                                f"stores {stored} {direction} {etype} edge(s), and has {counted}; "
+                                "`findings check --rebuild-counts` counts them again"))
     return problems
+
+
+def rebuild_edge_counts(graph: Graph) -> int:
+    """Count every node's groups (edge type, direction) again from the edges and store them, in one
+    transaction; the number of groups stored."""
+    return graph.store.run_in_transaction(lambda tx: tx.rebuild_edge_counts())

@@ -45,8 +45,8 @@ def neighbourhood(tx, node_id: str, per_group: int | None = None,
     close to title order, and the order the indexes keep).
 
     ``per_group`` (None: everything): only that many members of each group, from ``offsets[group]`` on
-    (default 0). Groups are counted on the indexes; a node whose groups are all small has its edge ends
-    read at once, and a group past :data:`LOAD_WHOLE` members is never loaded whole: a
+    (default 0). Groups' counts are read from the stored counts (migration 0010); a node whose groups are
+    all small has its edge ends read at once, and a group past :data:`LOAD_WHOLE` members is never loaded whole: a
     neighbour tied more than once is in two groups, so with at most one big group every such neighbour is
     found among the small groups' members, and the big group's page is the tied-more-than-once head
     followed by the rest in index order. Two or more big groups: their members are read (ids only).

@@ -49,12 +49,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @handles_errors
-    def check(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    def check(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"),
+              rebuild_counts: bool = typer.Option(
+                  False, "--rebuild-counts",
+                  help="First count every node's edges again and store the counts (they drifted).")) -> None:
         """Integrity report: dangling edges, vocabulary violations, merged nodes with live edges, orphan
-        measurements. Exit status 1 when there is any problem."""
+        measurements, stored edge counts that differ from the edges. Exit status 1 when there is any problem."""
         from graph.integrity import check as do_check
+        from graph.integrity import rebuild_edge_counts
 
         g = graph_of(ctx)
+        if rebuild_counts:
+            groups = rebuild_edge_counts(g)
+            if not as_json:
+                typer.echo(f"rebuilt the stored edge counts: {groups} groups")
         problems = do_check(g)
         if as_json:
             emit_json({"ok": not problems, "problems": [p.to_dict() for p in problems]})

@@ -12,6 +12,9 @@ from db.queries.base import TxBase, chunks
 # the keyword index's insert trigger (created by a migration): a bulk insert into nodes drops it and fills
 # the index in one statement instead
 FTS_INSERT_TRIGGER = "nodes_fts_ai"
+# the stored edge counts' insert trigger (migration 0010): a bulk insert into edges drops it and adds the
+# batch's counts in one aggregate statement per direction instead
+COUNTS_INSERT_TRIGGER = "edge_counts_ai"
 
 
 def _memo_converter(proc):
@@ -107,8 +110,53 @@ class BulkWrites(TxBase):
         self.s.connection().exec_driver_sql(trigger_sql)  # as stored: no parameter parsing of its text
 
     def insert_edges_bulk(self, rows: list[dict[str, Any]]) -> None:
-        """Insert edge rows (source_id, target_id, type, attrs, source, created_at), ids assigned in order."""
+        """Insert edge rows (source_id, target_id, type, attrs, source, created_at), ids assigned in order.
+        On SQLite the stored edge counts are added after the rows in one statement per direction instead of
+        by the per-row trigger, which is then re-created from its own stored SQL (as for the keyword index);
+        on PostgreSQL the rows go in with one COPY, which the counting trigger counts once, grouped."""
+        if not rows:
+            return
+        if self.dialect != "sqlite":
+            self._copy_rows("edges", rows)
+            return
+        trigger_sql = self.s.scalar(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
+                                    {"name": COUNTS_INSERT_TRIGGER})
+        first = self.s.scalar(text("SELECT coalesce(max(id), 0) FROM edges"))
+        self.s.execute(text(f"DROP TRIGGER {COUNTS_INSERT_TRIGGER}"))
         self._bulk_insert("edges", rows)
+        self._count_edges_after(first)
+        self.s.connection().exec_driver_sql(trigger_sql)  # as stored: no parameter parsing of its text
+
+    def _copy_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """PostgreSQL: ``rows`` (dicts with the same keys) in one ``COPY … FROM STDIN``, the values converted
+        by the column types' own bind processing as in :meth:`_bulk_insert`. One statement: the counting
+        trigger runs once over all its rows (an executemany through psycopg is a statement per row)."""
+        t = m.Base.metadata.tables[table]
+        dialect = self.s.get_bind().dialect
+        keys = list(rows[0])
+        convs = [_memo_converter(t.c[k].type._cached_bind_processor(dialect)) for k in keys]
+        cur = self.s.connection().connection.driver_connection.cursor()
+        try:
+            with cur.copy(f"COPY {t.name} ({', '.join(keys)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[k] if conv is None else conv(row[k]) for k, conv in zip(keys, convs)])
+        finally:
+            cur.close()
+
+    def _count_edges_after(self, first: int) -> None:
+        """Add the groups of the edges whose id is above ``first`` (a batch just inserted, ids assigned in
+        order after the largest before it) to the stored counts."""
+        for node, direction in (("source_id", "out"), ("target_id", "in")):
+            # NOT INDEXED: the batch is read by its rowid range and grouped in a temporary B-tree; otherwise
+            # SQLite walks a whole edge index (already in group order) and filters by id, a cost that grows
+            # with the table, not the batch. The WHERE also keeps the parser from taking ON CONFLICT for a
+            # join's ON.
+            self.s.execute(text(
+                f"INSERT INTO edge_counts (node_id, type, direction, n) "
+                f"SELECT {node}, type, '{direction}', count(*) FROM edges NOT INDEXED WHERE id > :first "
+                f"GROUP BY {node}, type "
+                "ON CONFLICT (node_id, type, direction) DO UPDATE SET n = edge_counts.n + excluded.n"),
+                {"first": first})
 
     def insert_measurements_bulk(self, rows: list[dict[str, Any]]) -> None:
         self._bulk_insert("measurements", rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import bindparam, delete, exists, func, insert, literal, select, text, update
 
 from db import models as m
 from db import records as r
@@ -123,12 +123,43 @@ class EdgeQueries(NodeQueries):
     # ---- a node's groups (edge type, direction), counted and paged -------------------------------------
     def edge_counts(self, node_id: str) -> dict[tuple[str, str], int]:
         """(edge type, direction) -> how many edges touch ``node_id`` so (a self-loop in both directions):
-        counted on the indexes (source, type, target) and (target, type, source), no row read."""
-        out: dict[tuple[str, str], int] = {}
+        read from the stored counts (migration 0010), one range of their primary key, whatever the degree."""
+        c = m.EdgeCount
+        q = select(c.type, c.direction, c.n).where(c.node_id == node_id)
+        return {(t, d): n for t, d, n in self._rows(q).all()}
+
+    def edge_count_drift(self) -> list[tuple[str, str, str, int, int]]:
+        """(node id, edge type, direction, stored count, counted) of every group whose stored count differs
+        from its edges (0 where either side has none): empty while the triggers keep them exact. Compared in
+        the database: only the differences come back."""
+        c = m.EdgeCount
+        out: list[tuple[str, str, str, int, int]] = []
         for direction, here, _ in _DIRECTIONS:
-            q = select(m.Edge.type, func.count()).where(here == node_id).group_by(m.Edge.type)
-            out.update(((t, direction), n) for t, n in self._rows(q).all())
-        return out
+            g = self._counted(here, direction).subquery()
+            on = (c.node_id == g.c.node_id) & (c.type == g.c.type) & (c.direction == direction)
+            wrong = (select(g.c.node_id, g.c.type, func.coalesce(c.n, 0), g.c.n).outerjoin(c, on)
+                     .where((c.n.is_(None)) | (c.n != g.c.n)))
+            stale = select(c.node_id, c.type, c.n).where(
+                c.direction == direction, ~exists().where(here == c.node_id, m.Edge.type == c.type))
+            out += [(x, t, direction, n, k) for x, t, n, k in self._rows(wrong).all()]
+            out += [(x, t, direction, n, 0) for x, t, n in self._rows(stale).all()]
+        return sorted(out)
+
+    @staticmethod
+    def _counted(here, direction: str):
+        """(node_id, type, direction, n) of every group of one direction, counted on the edges."""
+        return (select(here.label("node_id"), m.Edge.type.label("type"), literal(direction).label("direction"),
+                       func.count().label("n")).group_by(here, m.Edge.type))
+
+    def rebuild_edge_counts(self) -> int:
+        """Count every node's groups again from the edges and store them (replacing what was stored), one
+        INSERT … SELECT … GROUP BY per direction as the migration did; the number of groups stored. For a
+        store whose counts drifted (written with the triggers off)."""
+        c = m.EdgeCount
+        self.s.execute(delete(c))
+        for direction, here, _ in _DIRECTIONS:
+            self.s.execute(insert(c).from_select(["node_id", "type", "direction", "n"], self._counted(here, direction)))
+        return self.s.scalar(select(func.count()).select_from(c))
 
     def group_members(self, node_id: str, direction: str, edge_types: Iterable[str]) -> list[tuple[str, str]]:
         """(edge type, other end's id) of every ``direction`` edge of ``node_id`` of ``edge_types``: the
@@ -288,16 +319,19 @@ class EdgeQueries(NodeQueries):
         return [node_record(x) for x in rows]
 
     def busiest_target(self) -> tuple[str, int] | None:
-        """The node that the most edges point to, with that count (None when there are no edges)."""
-        count = func.count().label("c")
-        row = self.s.execute(select(m.Edge.target_id, count).group_by(m.Edge.target_id)
-                             .order_by(count.desc()).limit(1)).first()
-        return (row[0], row[1]) if row else None
+        """The node that the most edges point to, with that count (None when there are no edges); read from
+        the stored counts."""
+        c = m.EdgeCount
+        count = func.sum(c.n).label("c")
+        row = self.s.execute(select(c.node_id, count).where(c.direction == "in").group_by(c.node_id)
+                             .order_by(count.desc(), c.node_id).limit(1)).first()
+        return (row[0], int(row[1])) if row else None
 
     def busiest_target_of_kind(self, kind: str) -> tuple[str, int] | None:
-        """The ``kind`` node that the most edges point to, with that count (each node's in-edges counted on
-        the index; None when there is no such node)."""
-        count = (select(func.count()).select_from(m.Edge).where(m.Edge.target_id == m.Node.id)
+        """The ``kind`` node that the most edges point to, with that count (each node's in-edges summed from
+        the stored counts; None when there is no such node)."""
+        c = m.EdgeCount
+        count = (select(func.coalesce(func.sum(c.n), 0)).where(c.node_id == m.Node.id, c.direction == "in")
                  .correlate(m.Node).scalar_subquery().label("c"))
         row = self._rows(select(m.Node.id, count).where(m.Node.kind == kind).order_by(count.desc(), m.Node.id)
                          .limit(1)).first()
