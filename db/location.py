@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-HEAD_REVISION = "0009"  # tests check that this is Alembic's head
+HEAD_REVISION = "0010_title_search"  # tests check that this is Alembic's head
 SQLITE_PREFIX = "sqlite:///"
 
 
