@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-HEAD_REVISION = "0010"  # tests check that this is Alembic's head
+HEAD_REVISION = "0011"  # tests check that this is Alembic's head
 SQLITE_PREFIX = "sqlite:///"
 
 

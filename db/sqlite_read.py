@@ -9,21 +9,21 @@ read) returns None from :func:`open_reader`, and the caller takes the full path 
 a test checks them against each other on every node of the seed graph.
 
 Reads run in one deferred transaction (a WAL snapshot that neither waits for nor blocks a writer), with
-bound parameters only. The keyword query is shared with :class:`db.session.Tx` (:func:`keyword_sql`).
+bound parameters only. The keyword queries and their ranking rule are shared with :class:`db.session.Tx`
+(:mod:`db.keyword_rank`).
 """
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from db.keyword_rank import fulltext_sql, ranked, search_words, title_sql
 from db.location import HEAD_REVISION, sqlite_file
 from db.records import EdgeEnd, EvidenceEdge, Node, Origin, added_json
 
-WORD = re.compile(r"\w+", re.UNICODE)
 _ENDS = (("out", "source_id", "target_id"), ("in", "target_id", "source_id"))  # direction, this end, other end
 _END = {end[0]: end for end in _ENDS}
 _NODE_SQL = "SELECT id, kind, title, description, status, attrs, source, created_at, updated_at FROM nodes"
@@ -32,34 +32,6 @@ BUSY_TIMEOUT_S = 30.0
 SHOW_MEASUREMENT_FIELDS = ("metric", "value", "err", "err_kind", "n", "split", "dataset", "method", "conditions",
                            "measure", "measure_params", "floor")
 _JSON_FIELDS = ("conditions", "measure_params")
-
-
-def search_words(query: str) -> list[str]:
-    """The words a keyword search matches (lower-cased ``\\w+`` runs)."""
-    return WORD.findall(query.lower())
-
-
-def keyword_sql(words: list[str], joiner: str, kind: str | None, status: str | None,
-                limit: int) -> tuple[str, dict[str, Any]]:
-    """SQLite FTS5 keyword query → (SQL with named parameters, parameters); rows are (node id, score),
-    best first. ``joiner`` is " AND " (every word) or " OR " (any word); words are quoted FTS5 strings."""
-    match = joiner.join('"' + w.replace('"', '""') + '"' for w in words)
-    sql = ("SELECT n.id, -bm25(nodes_fts, 5.0, 1.0) AS score FROM nodes_fts "
-           "JOIN nodes n ON n.rowid = nodes_fts.rowid WHERE nodes_fts MATCH :match")
-    where, params = node_filter(kind, status, "n.")
-    return sql + where + " ORDER BY score DESC, n.id LIMIT :limit", {"match": match, "limit": limit, **params}
-
-
-def node_filter(kind: str | None, status: str | None, prefix: str = "") -> tuple[str, dict[str, Any]]:
-    """The " AND …" conditions on a node's kind and status (bound parameters), for both dialects' searches."""
-    sql, params = "", {}
-    if kind:
-        sql += f" AND {prefix}kind = :kind"
-        params["kind"] = kind
-    if status:
-        sql += f" AND {prefix}status = :status"
-        params["status"] = status
-    return sql, params
 
 
 def _when(value: Any) -> datetime | None:
@@ -217,20 +189,16 @@ class SqliteReader:
     def search(self, query: str, kind: str | None = None, limit: int = 20,
                status: str | None = None) -> list[dict[str, Any]]:
         """Keyword search as :meth:`db.session.Tx.keyword_search` ranks it → [{id, kind, title, score}]."""
-        words = search_words(query)
-        if not words:
+        rows = ranked(search_words(query), limit,
+                      lambda groups, n: self.conn.execute(*title_sql(groups, kind, status, n)).fetchall(),
+                      lambda words, joiner, n: self.conn.execute(
+                          *fulltext_sql(words, joiner, kind, status, n)).fetchall())
+        if not rows:
             return []
-        for joiner in (" AND ", " OR "):  # all words first; any word if that finds nothing
-            sql, params = keyword_sql(words, joiner, kind, status, limit)
-            rows = self.conn.execute(sql, params).fetchall()
-            if rows:
-                ids = [r[0] for r in rows]
-                marks = ", ".join(f":id{i}" for i in range(len(ids)))
-                found = {i: (k, t) for i, k, t in self.conn.execute(
-                    f"SELECT id, kind, title FROM nodes WHERE id IN ({marks})",
-                    {f"id{i}": v for i, v in enumerate(ids)})}
-                return [{"id": i, "kind": found[i][0], "title": found[i][1], "score": float(s)} for i, s in rows]
-        return []
+        marks, params = self._in_list([i for i, _ in rows], "id")
+        found = {i: (k, t) for i, k, t in self.conn.execute(
+            f"SELECT id, kind, title FROM nodes WHERE id IN ({marks})", params)}
+        return [{"id": i, "kind": found[i][0], "title": found[i][1], "score": s} for i, s in rows]
 
     # ---- evidence (what db.queries.edges.EdgeQueries returns, for the status that show and search print) ----
     def _in_list(self, values: list[str], prefix: str) -> tuple[str, dict[str, Any]]:

@@ -7,11 +7,18 @@ from typing import Any
 from sqlalchemy import insert, select, text
 
 from db import models as m
+from db.keyword_rank import KEY_SHIFT, MAX_KEY_LENGTH
 from db.queries.base import TxBase, chunks
 
-# the keyword index's insert trigger (created by a migration): a bulk insert into nodes drops it and fills
-# the index in one statement instead
-FTS_INSERT_TRIGGER = "nodes_fts_ai"
+# the keyword indexes' insert triggers (created by migrations 0002 and 0011) and the statement
+# that fills each index with the rows above :first instead: a bulk insert into nodes drops the triggers and
+# runs these once. nodes_title is filled in key order (FTS5 writes a segment whenever a key goes back).
+FTS_INSERT_TRIGGERS = {
+    "nodes_fts_ai": "INSERT INTO nodes_fts(rowid, title, description) "
+                    "SELECT rowid, title, description FROM nodes WHERE rowid > :first",
+    "nodes_title_ai": f"INSERT INTO nodes_title(rowid, title) SELECT (min(length(title), {MAX_KEY_LENGTH}) "
+                      f"<< {KEY_SHIFT}) | rowid AS k, title FROM nodes WHERE rowid > :first ORDER BY k",
+}
 # the stored edge counts' insert trigger (migration 0010): a bulk insert into edges drops it and adds the
 # batch's counts in one aggregate statement per direction instead
 COUNTS_INSERT_TRIGGER = "edge_counts_ai"
@@ -91,23 +98,24 @@ class BulkWrites(TxBase):
             cur.close()
 
     def insert_nodes_bulk(self, rows: list[dict[str, Any]]) -> None:
-        """Insert node rows (every column given). On SQLite the keyword index is filled in one statement
-        after the rows instead of by the per-row trigger, which is then re-created from its own stored
-        SQL: whatever the latest migration made of it stays."""
+        """Insert node rows (every column given). On SQLite the keyword indexes are filled in one statement
+        each after the rows instead of by their per-row triggers, which are then re-created from their own
+        stored SQL: whatever the latest migration made of them stays."""
         if not rows:
             return
         if self.dialect != "sqlite":
             self._bulk_insert("nodes", rows)
             return
-        # DDL is transactional in SQLite: if anything fails, the rollback restores the trigger too
-        trigger_sql = self.s.scalar(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
-                                    {"name": FTS_INSERT_TRIGGER})
+        # DDL is transactional in SQLite: if anything fails, the rollback restores the triggers too
+        triggers = {name: self.s.scalar(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
+                                        {"name": name}) for name in FTS_INSERT_TRIGGERS}
         first = self.s.scalar(text("SELECT coalesce(max(rowid), 0) FROM nodes"))
-        self.s.execute(text(f"DROP TRIGGER {FTS_INSERT_TRIGGER}"))
+        for name in triggers:
+            self.s.execute(text(f"DROP TRIGGER {name}"))
         self._bulk_insert("nodes", rows)
-        self.s.execute(text("INSERT INTO nodes_fts(rowid, title, description) "
-                            "SELECT rowid, title, description FROM nodes WHERE rowid > :first"), {"first": first})
-        self.s.connection().exec_driver_sql(trigger_sql)  # as stored: no parameter parsing of its text
+        for name, trigger_sql in triggers.items():
+            self.s.execute(text(FTS_INSERT_TRIGGERS[name]), {"first": first})
+            self.s.connection().exec_driver_sql(trigger_sql)  # as stored: no parameter parsing of its text
 
     def insert_edges_bulk(self, rows: list[dict[str, Any]]) -> None:
         """Insert edge rows (source_id, target_id, type, attrs, source, created_at), ids assigned in order.
