@@ -76,9 +76,9 @@ class Graph:
                 report.warnings.extend(warnings)
                 stream = ((rec, []) for rec in records)
             elif fmt == "arxiv-snapshot":
-                from graph.parsers.arxiv_snapshot import iter_snapshot
+                from graph.parsers.arxiv_snapshot import stream_snapshot
 
-                stream = iter_snapshot(path, name)
+                stream = stream_snapshot(path, name)
             else:
                 raise ValueError(f"unknown paper format {fmt!r}; expected bibtex or arxiv-snapshot")
             report.files.append(name)

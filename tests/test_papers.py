@@ -21,7 +21,8 @@ from graph.arxiv import fetch_paper, parse_feed
 from graph.identifiers import normalize_arxiv_id, normalize_doi, split_arxiv_id
 from graph.ingest import IngestReport
 from graph.papers import ingest_records
-from graph.parsers.arxiv_snapshot import iter_snapshot
+from graph.parsers import arxiv_snapshot
+from graph.parsers.arxiv_snapshot import iter_snapshot, stream_snapshot
 from graph.parsers.bibtex import parse_bibtex
 
 DATA = Path(__file__).parent / "data"
@@ -211,6 +212,38 @@ def test_a_file_that_is_not_a_snapshot_is_refused(tmp_path):
         g.ingest_papers([ZOTERO], "arxiv-snapshot")
     assert backup.fingerprint(g) == before
 
+
+
+def test_a_snapshot_parsed_in_a_second_process_gives_the_same_stream_and_graph(tmp_path, monkeypatch):
+    """A large file is parsed by a child process while the writer writes: the same (record, warnings)
+    pairs in the same order, across several of its chunks, and the same graph."""
+    monkeypatch.setattr(arxiv_snapshot, "CHUNK", 4)
+    lines = [snapshot_obj(f"2401.{i:05d}", f"Paper $\\beta$ {i}", categories="cs.LG math.ST") for i in range(1, 12)]
+    snap = write_lines(tmp_path / "snap.jsonl", lines[:5] + ['{"id": "2401.99999", "title": "cut'] + lines[5:])
+    assert list(stream_snapshot(snap, parallel=True)) == list(iter_snapshot(snap))
+    monkeypatch.setattr(arxiv_snapshot, "PARALLEL_MIN_BYTES", 0)  # ingest_papers now takes the parallel path
+    here = Graph(str(tmp_path / "here.db"), user="u")
+    report = IngestReport()
+    ingest_records(here.store, iter_snapshot(snap), {"document": "snap.jsonl", "format": "arxiv-snapshot"}, report)
+    there = Graph(str(tmp_path / "there.db"), user="u")
+    parallel = there.ingest_papers([snap], "arxiv-snapshot")
+    assert (parallel.nodes_added, parallel.edges_added, parallel.warnings) == \
+        (report.nodes_added, report.edges_added, report.warnings)
+    assert (parallel.nodes_added, parallel.edges_added) == (16, 55)
+    assert len(parallel.warnings) == 1 and here.stats() == there.stats()
+
+
+def test_a_parallel_parse_refuses_a_file_that_is_not_a_snapshot_and_stops_when_closed_early(tmp_path):
+    with pytest.raises(ValueError, match=r"not an arXiv metadata snapshot \(line 1 is not a JSON object\)"):
+        next(stream_snapshot(ZOTERO, parallel=True))
+    snap = write_lines(tmp_path / "snap.jsonl", [snapshot_obj(f"2401.{i:05d}", f"P {i}") for i in range(1, 5000)])
+    stream = stream_snapshot(snap, parallel=True)
+    assert next(stream)[0].arxiv_id == "2401.00001"
+    import multiprocessing
+
+    assert [c.name for c in multiprocessing.active_children()] == ["snapshot-parser"]
+    stream.close()  # what a failed batch does to the stream: the parsing process goes
+    assert multiprocessing.active_children() == []
 
 # ---- one dedupe across sources --------------------------------------------------------------------------
 def test_a_doi_recognises_a_paper_under_another_title(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from bench.synthetic import generate, vectors
 from graph import bulk, core
@@ -225,3 +226,11 @@ def test_bulk_load_looks_up_neither_kinds_nor_stored_edges_of_ends_the_caller_vo
         report = bulk.load(tx, edges=[("paper:p", "authored_by", "author:a", {})],
                            known={"paper:p": "paper", "author:a": "author"})
     assert report.edges == 1 and g.stats()["edges"] == {"authored_by": 1}
+
+
+def test_a_bulk_load_inside_an_ingest_batch_keeps_the_batch_s_larger_page_cache(tmp_path):
+    g = _graph(tmp_path, "g")
+    with g.store.transaction() as tx:
+        tx.tune_for_bulk(1024)  # what graph.papers asks for a batch
+        tx.tune_for_bulk()  # what each graph.bulk.load inside it asks for
+        assert tx.s.execute(text("PRAGMA cache_size")).scalar() == -1024 * 1024

@@ -181,8 +181,13 @@ class BulkWrites(TxBase):
         """Insert embedding rows (node_id, model, text_hash, dim, vector, created_at) for nodes that have none."""
         self._bulk_insert("embeddings", rows)
 
-    def tune_for_bulk(self) -> None:
-        """A larger page cache for this connection: a million index entries inserted in one transaction
-        otherwise thrash SQLite's default 2 MB cache."""
-        if self.dialect == "sqlite":
-            self.s.execute(text("PRAGMA cache_size=-262144"))  # 256 MiB
+    def tune_for_bulk(self, mib: int = 256) -> None:
+        """A page cache of at least ``mib`` MiB for this connection (never a smaller one than it has): a
+        million index entries inserted in one transaction otherwise thrash SQLite's default 2 MB cache,
+        and dirty pages that do not fit are written to the log before the commit writes them again."""
+        if self.dialect != "sqlite":
+            return
+        now = int(self.s.scalar(text("PRAGMA cache_size")))  # negative: KiB; positive: pages
+        kib = -now if now < 0 else now * int(self.s.scalar(text("PRAGMA page_size"))) // 1024
+        if kib < mib * 1024:
+            self.s.execute(text(f"PRAGMA cache_size={-int(mib) * 1024}"))
