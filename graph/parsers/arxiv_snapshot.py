@@ -135,8 +135,13 @@ def _produce(path: str, source: str, out) -> None:
     ``(_DONE, None)``, or ``("error", message)`` for a file that is not a snapshot."""
     import gc
     import pickle
+    import signal
 
     gc.enable()  # forked from an ingest that turned automatic collections off (graph.papers)
+    # forked, it has the writer's signal handlers: a library's SIGTERM handler would keep it alive when the
+    # writer stops it, and Ctrl-C is the writer's to handle (it stops this process on the way out)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         chunk = []
         for item in iter_snapshot(path, source):
@@ -200,4 +205,7 @@ def stream_snapshot(path: str | Path, source: str | None = None, parallel: bool 
         if child.is_alive():
             child.terminate()
         child.join(timeout=5.0)
+        if child.is_alive():  # it did not take SIGTERM (a handler installed before its own took over)
+            child.kill()
+            child.join(timeout=5.0)
         out.close()
