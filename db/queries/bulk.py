@@ -22,6 +22,15 @@ FTS_INSERT_TRIGGERS = {
 # the stored edge counts' insert trigger (migration 0010): a bulk insert into edges drops it and adds the
 # batch's counts in one aggregate statement per direction instead
 COUNTS_INSERT_TRIGGER = "edge_counts_ai"
+# NOT INDEXED: the batch (edges with id above :first, ids assigned in order after the largest before it) is
+# read by its rowid range and grouped in a temporary B-tree; otherwise SQLite walks a whole edge index
+# (already in group order) and filters by id, a cost that grows with the table, not the batch. The WHERE
+# also keeps the parser from taking ON CONFLICT for a join's ON.
+COUNT_EDGES_AFTER = [
+    f"INSERT INTO edge_counts (node_id, type, direction, n) "
+    f"SELECT {node}, type, '{direction}', count(*) FROM edges NOT INDEXED WHERE id > :first GROUP BY {node}, type "
+    "ON CONFLICT (node_id, type, direction) DO UPDATE SET n = edge_counts.n + excluded.n"
+    for node, direction in (("source_id", "out"), ("target_id", "in"))]
 
 
 def _memo_converter(proc):
@@ -82,9 +91,7 @@ class BulkWrites(TxBase):
             for part in chunks(rows, chunk):
                 self.s.execute(stmt, part)
             return
-        dialect = self.s.get_bind().dialect
-        keys = list(rows[0])
-        convs = [_memo_converter(t.c[k].type._cached_bind_processor(dialect)) for k in keys]
+        keys, convs = self._converters(t, rows)
         sql = f"INSERT INTO {t.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
         cur = self.s.connection().connection.driver_connection.cursor()
         try:
@@ -97,6 +104,29 @@ class BulkWrites(TxBase):
         finally:
             cur.close()
 
+    def _converters(self, t, rows: list[dict[str, Any]]) -> tuple[list[str], list[Any]]:
+        """The rows' keys, and for each the column type's own bind processing with a memo (or None)."""
+        dialect = self.s.get_bind().dialect
+        keys = list(rows[0])
+        return keys, [_memo_converter(t.c[k].type._cached_bind_processor(dialect)) for k in keys]
+
+    def _without_triggers(self, names, table: str, insert_rows, fill: dict[str, list[str]]) -> None:
+        """``insert_rows()`` with the SQLite triggers ``names`` dropped; then, for each trigger, the
+        statements ``fill[name]`` that do its work for all the new rows at once (bound ``:first``: the
+        largest rowid of ``table`` before them), and the trigger re-created from its own stored SQL, so
+        whatever the latest migration made of it stays. DDL is transactional in SQLite: if anything
+        fails, the rollback restores the triggers too."""
+        stored = {name: self.s.scalar(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
+                                      {"name": name}) for name in names}
+        first = self.s.scalar(text(f"SELECT coalesce(max(rowid), 0) FROM {table}"))
+        for name in stored:
+            self.s.execute(text(f"DROP TRIGGER {name}"))
+        insert_rows()
+        for name, trigger_sql in stored.items():
+            for sql in fill[name]:
+                self.s.execute(text(sql), {"first": first})
+            self.s.connection().exec_driver_sql(trigger_sql)  # as stored: no parameter parsing of its text
+
     def insert_nodes_bulk(self, rows: list[dict[str, Any]]) -> None:
         """Insert node rows (every column given). On SQLite the keyword indexes are filled in one statement
         each after the rows instead of by their per-row triggers, which are then re-created from their own
@@ -106,16 +136,8 @@ class BulkWrites(TxBase):
         if self.dialect != "sqlite":
             self._bulk_insert("nodes", rows)
             return
-        # DDL is transactional in SQLite: if anything fails, the rollback restores the triggers too
-        triggers = {name: self.s.scalar(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
-                                        {"name": name}) for name in FTS_INSERT_TRIGGERS}
-        first = self.s.scalar(text("SELECT coalesce(max(rowid), 0) FROM nodes"))
-        for name in triggers:
-            self.s.execute(text(f"DROP TRIGGER {name}"))
-        self._bulk_insert("nodes", rows)
-        for name, trigger_sql in triggers.items():
-            self.s.execute(text(FTS_INSERT_TRIGGERS[name]), {"first": first})
-            self.s.connection().exec_driver_sql(trigger_sql)  # as stored: no parameter parsing of its text
+        self._without_triggers(FTS_INSERT_TRIGGERS, "nodes", lambda: self._bulk_insert("nodes", rows),
+                               {name: [sql] for name, sql in FTS_INSERT_TRIGGERS.items()})
 
     def insert_edges_bulk(self, rows: list[dict[str, Any]]) -> None:
         """Insert edge rows (source_id, target_id, type, attrs, source, created_at), ids assigned in order.
@@ -127,22 +149,15 @@ class BulkWrites(TxBase):
         if self.dialect != "sqlite":
             self._copy_rows("edges", rows)
             return
-        trigger_sql = self.s.scalar(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
-                                    {"name": COUNTS_INSERT_TRIGGER})
-        first = self.s.scalar(text("SELECT coalesce(max(id), 0) FROM edges"))
-        self.s.execute(text(f"DROP TRIGGER {COUNTS_INSERT_TRIGGER}"))
-        self._bulk_insert("edges", rows)
-        self._count_edges_after(first)
-        self.s.connection().exec_driver_sql(trigger_sql)  # as stored: no parameter parsing of its text
+        self._without_triggers([COUNTS_INSERT_TRIGGER], "edges", lambda: self._bulk_insert("edges", rows),
+                               {COUNTS_INSERT_TRIGGER: COUNT_EDGES_AFTER})
 
     def _copy_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
         """PostgreSQL: ``rows`` (dicts with the same keys) in one ``COPY … FROM STDIN``, the values converted
         by the column types' own bind processing as in :meth:`_bulk_insert`. One statement: the counting
         trigger runs once over all its rows (an executemany through psycopg is a statement per row)."""
         t = m.Base.metadata.tables[table]
-        dialect = self.s.get_bind().dialect
-        keys = list(rows[0])
-        convs = [_memo_converter(t.c[k].type._cached_bind_processor(dialect)) for k in keys]
+        keys, convs = self._converters(t, rows)
         cur = self.s.connection().connection.driver_connection.cursor()
         try:
             with cur.copy(f"COPY {t.name} ({', '.join(keys)}) FROM STDIN") as copy:
@@ -150,21 +165,6 @@ class BulkWrites(TxBase):
                     copy.write_row([row[k] if conv is None else conv(row[k]) for k, conv in zip(keys, convs)])
         finally:
             cur.close()
-
-    def _count_edges_after(self, first: int) -> None:
-        """Add the groups of the edges whose id is above ``first`` (a batch just inserted, ids assigned in
-        order after the largest before it) to the stored counts."""
-        for node, direction in (("source_id", "out"), ("target_id", "in")):
-            # NOT INDEXED: the batch is read by its rowid range and grouped in a temporary B-tree; otherwise
-            # SQLite walks a whole edge index (already in group order) and filters by id, a cost that grows
-            # with the table, not the batch. The WHERE also keeps the parser from taking ON CONFLICT for a
-            # join's ON.
-            self.s.execute(text(
-                f"INSERT INTO edge_counts (node_id, type, direction, n) "
-                f"SELECT {node}, type, '{direction}', count(*) FROM edges NOT INDEXED WHERE id > :first "
-                f"GROUP BY {node}, type "
-                "ON CONFLICT (node_id, type, direction) DO UPDATE SET n = edge_counts.n + excluded.n"),
-                {"first": first})
 
     def insert_measurements_bulk(self, rows: list[dict[str, Any]]) -> None:
         self._bulk_insert("measurements", rows)
