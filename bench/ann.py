@@ -367,30 +367,15 @@ def add_one(n: int, adds: int = 20, seed: int = 5) -> dict[str, Any]:
 
 
 def embedding_throughput(n: int) -> dict[str, Any]:
-    """``findings embed`` (graph.embeddings.embed_pending: streamed pages, a commit per chunk) on ``n`` generated
-    research sentences in a fresh SQLite store, on the CPU; the model load is timed apart."""
-    import shutil
-    import tempfile
+    """``findings embed``'s path on ``n`` generated research sentences on the CPU (bench/embed_throughput.py,
+    which also measures a GPU and paper-length texts); the model load is timed apart."""
+    from bench.embed_throughput import measure
 
-    from bench.similarity import sentences
-    from graph.api import Graph
-    from graph.embeddings import embed_pending, load_model
-
-    t = time.perf_counter()
-    load_model()
-    load_s = time.perf_counter() - t
-    tmp = tempfile.mkdtemp(prefix="bench-embed-")
-    try:
-        g = Graph(os.path.join(tmp, "e.db"))
-        g.bulk_load([{"id": f"finding:embed-{k}", "kind": "finding", "title": text}
-                     for k, text in enumerate(sentences(n, seed=11))], [])
-        before = load()
-        report = embed_pending(g, progress=False, device="cpu")
-        g.store.dispose()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {"texts": n, "embedded": report.embedded, "seconds": report.seconds, "texts_per_s": report.texts_per_s,
-            "device": report.device, "model_load_s": round(load_s, 2), "load_avg": f"{before} -> {load()}"}
+    r = measure("cpu", "sentences", [n], [64])
+    row = r["rows"][0]
+    return {"texts": n, "embedded": row["embedded"], "seconds": row["seconds"], "texts_per_s": row["texts_per_s"],
+            "encode_texts_per_s": row["encode_texts_per_s"], "device": r["device"],
+            "model_load_s": r["model_load_s"], "load_avg": row["load_avg"]}
 
 
 def scale_rows(path: Path, table: Any) -> None:

@@ -30,6 +30,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sqlalchemy import text as sa_text
+
 from db.engine import HEAD_REVISION, current_revision, get_engine, migrate
 from db.retry import RetryStats, retry_reason, run_with_retry
 from graph import backup, core, integrity
@@ -139,6 +141,35 @@ def test_node_and_edge_crud(store_url):
         tx.update_node(a, description="updated")
     assert g.get(a).description == "updated"
     assert integrity.check(g) == []
+
+
+def test_embeddings_upsert_in_one_statement_replaces_and_keeps(store_url):
+    """``findings embed`` stores a chunk with one INSERT ... ON CONFLICT: a new row is added, a node's earlier
+    vector of the same model is replaced (hash, vector, dim, time), another model's and other nodes' are kept."""
+    g = small_graph(store_url)
+    with g.store.transaction() as tx:
+        assert tx.upsert_embeddings("m", [("paper:p", "h1", b"\x00" * 8), ("claim:c", "h2", b"\x01" * 8)]) == 2
+        tx.upsert_embedding("paper:p", "other", "h9", b"\x09" * 4, 1)
+        assert tx.upsert_embeddings("m", []) == 0
+    with g.store.read() as tx:
+        first = {i: (v, h) for i, v, h in tx.embeddings("m")}
+        stamp = tx.embedding_stamp("m")
+    time.sleep(0.01)
+    with g.store.transaction() as tx:
+        tx.upsert_embeddings("m", [("paper:p", "h3", b"\x02" * 12), ("finding:f", "h4", b"\x03" * 4)])
+    with g.store.read() as tx:
+        rows = {i: (v, h) for i, v, h in tx.embeddings("m")}
+        assert [r[0] for r in tx.embeddings_since("m", stamp[1])] and tx.embedding_stamp("m")[0] == 3
+        changed = {r[0] for r in tx.embeddings_since("m", tx.embedding_stamp("m")[1])}
+        assert tx.embeddings("other") == [("paper:p", b"\x09" * 4, "h9")]
+    assert rows == {"paper:p": (b"\x02" * 12, "h3"), "claim:c": first["claim:c"], "finding:f": (b"\x03" * 4, "h4")}
+    assert changed == {"paper:p", "finding:f"}
+    with g.store.read() as tx:
+        dims = dict(tx.s.execute(sa_text("SELECT node_id, dim FROM embeddings WHERE model = 'm'")).all())
+    assert dims == {"paper:p": 3, "claim:c": 2, "finding:f": 1}
+    with pytest.raises(ValueError, match="dim 5 takes 20 bytes, not 8"):
+        with g.store.transaction() as tx:
+            tx.upsert_embedding("claim:c", "m", "h5", b"\x00" * 8, 5)
 
 
 @pytest.mark.parametrize("edge, message", [

@@ -25,11 +25,31 @@ class CurationQueries(WriteLog):
         return out
 
     def upsert_embedding(self, node_id: str, model: str, text_hash: str, vector: bytes, dim: int) -> None:
-        row = self.s.get(m.Embedding, (node_id, model))
-        if row is None:
-            self.s.add(m.Embedding(node_id=node_id, model=model, text_hash=text_hash, vector=vector, dim=dim))
+        """Store one node's vector (see :meth:`upsert_embeddings`); ``dim`` must be the vector's length."""
+        if dim * 4 != len(vector):
+            raise ValueError(f"a vector of dim {dim} takes {dim * 4} bytes, not {len(vector)}")
+        self.upsert_embeddings(model, [(node_id, text_hash, vector)])
+
+    def upsert_embeddings(self, model: str, rows: Iterable[tuple[str, str, bytes]]) -> int:
+        """Store (node id, text hash, float32 vector bytes) rows of one model, replacing a node's earlier vector:
+        one INSERT ... ON CONFLICT statement per chunk of rows (what ``findings embed`` writes, a chunk at a
+        time; the ORM's per-row get and flush took about 0.7 ms a row). Returns how many."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
         else:
-            row.text_hash, row.vector, row.dim, row.created_at = text_hash, vector, dim, m.utcnow()
+            from sqlalchemy.dialects.sqlite import insert
+        now = m.utcnow()
+        values = [{"node_id": node_id, "model": model, "text_hash": h, "vector": data, "dim": len(data) // 4,
+                   "created_at": now} for node_id, h, data in rows]
+        if not values:
+            return 0
+        self.s.flush()
+        stmt = insert(m.Embedding)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[m.Embedding.node_id, m.Embedding.model],
+            set_={c: getattr(stmt.excluded, c) for c in ("text_hash", "vector", "dim", "created_at")})
+        self.s.connection().execute(stmt, values)
+        return len(values)
 
     def embeddings(self, model: str, node_ids: Iterable[str] | None = None) -> list[tuple[str, bytes, str]]:
         """(node id, vector, text hash) of a model's stored vectors, all or those of ``node_ids``."""
