@@ -76,9 +76,10 @@ class Graph:
                 report.warnings.extend(warnings)
                 stream = ((rec, []) for rec in records)
             elif fmt == "arxiv-snapshot":
+                from graph.papers import batch_size_setting
                 from graph.parsers.arxiv_snapshot import stream_snapshot
 
-                stream = stream_snapshot(path, name)
+                stream = stream_snapshot(path, name, ahead=batch_size_setting())  # a whole batch parsed ahead
             else:
                 raise ValueError(f"unknown paper format {fmt!r}; expected bibtex or arxiv-snapshot")
             report.files.append(name)

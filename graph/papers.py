@@ -348,19 +348,38 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
 
 
 # ---- files ----------------------------------------------------------------------------------------
-# records per transaction, and the page cache a batch is written with: a batch's inserts land all over the
-# B-trees, so a larger batch dirties fewer pages a record (200,000 snapshot lines, load 1.2–2: 5,000 and
-# 256 MiB 152.6 s with 112.0 s of CPU; 20,000 and 1 GiB 104.3 s / 79.7 s; 50,000 and 2 GiB 115.6 s / 84.1 s)
-BATCH = 20_000
-BATCH_CACHE_MIB = 1024
+# records per transaction, and the page cache a batch is written with. A batch's inserts land all over the
+# random-keyed B-trees (node ids, titles, authors), and each commit writes every page a batch dirtied: a larger
+# batch dirties fewer pages a record, which tells most at a million. The whole 852,128-line snapshot into an
+# empty store (load 1.0-1.2): 20,000 records a batch with 1 GiB 493 s (2.4 GB peak memory); with 2.5 GiB 501 s;
+# 50,000 with 2.5 GiB 353 s (3.6 GB); 100,000 with 4 GiB 329 s and 327 s (5.4 GB). At 200,000 lines the
+# larger batches had not helped (20,000: 104 s; 50,000: 116 s), which is why the default was 20,000 until
+# measured at a million. FINDINGS_INGEST_BATCH sets another size (less memory, more time).
+BATCH = 100_000
+CACHE_KIB_PER_RECORD = 42  # the page cache a batch is given: 4 GiB for 100,000 records, never under 256 MiB
+
+
+def batch_size_setting() -> int:
+    """Records per transaction: ``FINDINGS_INGEST_BATCH`` if set (a positive whole number), else ``BATCH``."""
+    import os
+
+    raw = os.environ.get("FINDINGS_INGEST_BATCH", "").strip()
+    if not raw:
+        return BATCH
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"FINDINGS_INGEST_BATCH must be a positive whole number of records, not {raw!r}")
+    return int(raw)
 
 
 def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]], provenance: dict[str, Any],
-                   report: IngestReport, batch_size: int = BATCH) -> None:
-    """Write the records of ``stream`` in batches of ``batch_size``, each batch one transaction of
-    ``store``; warnings go into ``report``. Earlier batches stay written if a later one fails; running the
-    same file again then adds only what is missing."""
+                   report: IngestReport, batch_size: int | None = None) -> None:
+    """Write the records of ``stream`` in batches of ``batch_size`` (default :func:`batch_size_setting`), each
+    batch one transaction of ``store``; warnings go into ``report``. Earlier batches stay written if a later
+    one fails; running the same file again then adds only what is missing."""
     from graph.ingest import IngestReport
+
+    batch_size = batch_size or batch_size_setting()
+    cache_mib = max(256, batch_size * CACHE_KIB_PER_RECORD // 1024)
 
     names: dict[tuple[str, str], str] = {}  # (kind, normalised name) -> id of authors and categories met so far
 
@@ -368,7 +387,7 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
         def body(tx) -> tuple[IngestReport, dict]:
             part = IngestReport()  # fresh per attempt: a transaction that lost a race runs again
             learned: dict[tuple[str, str], str] = {}
-            tx.tune_for_bulk(BATCH_CACHE_MIB)
+            tx.tune_for_bulk(cache_mib)
             upsert_papers(tx, [_copy(x) for x in batch], provenance, part, names, learned)
             return part, learned
 

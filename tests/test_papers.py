@@ -205,6 +205,27 @@ def test_snapshot_batches_each_commit_and_give_the_same_graph(tmp_path):
     assert [w.details["nodes"] for w in reversed(bulk)][:1] == [3]
 
 
+def test_findings_ingest_batch_sets_the_records_per_transaction_and_a_bad_value_changes_nothing(tmp_path,
+                                                                                                 monkeypatch):
+    lines = [snapshot_obj(f"2401.{i:05d}", f"Paper number {i}", categories="cs.LG") for i in range(1, 8)]
+    snap = write_lines(tmp_path / "snap.jsonl", lines)
+    db = str(tmp_path / "b.db")
+    for bad in ("0", "-5", "many", "2.5"):
+        monkeypatch.setenv("FINDINGS_INGEST_BATCH", bad)
+        result = runner.invoke(app, ["--db", db, "ingest", str(snap), "--format", "arxiv-snapshot"])
+        assert result.exit_code == 1 and result.stdout == ""
+        assert result.stderr.strip() == ("error: FINDINGS_INGEST_BATCH must be a positive whole number of "
+                                         f"records, not {bad!r}")
+    assert Graph(db).stats() == {"nodes": {}, "edges": {}}
+    monkeypatch.setenv("FINDINGS_INGEST_BATCH", "3")
+    result = runner.invoke(app, ["--db", db, "ingest", str(snap), "--format", "arxiv-snapshot"])
+    assert result.exit_code == 0, result.output
+    with Graph(db).store.read() as tx:  # 7 records in batches of 3: papers 3 (+ 3 authors, 1 category), 3, 1
+        loads = [w.details["nodes"] for w in reversed(tx.writes(limit=1000))
+                 if w.action == "bulk.load" and w.details.get("nodes")]
+    assert loads == [3, 4, 3, 1]
+
+
 def test_a_file_that_is_not_a_snapshot_is_refused(tmp_path):
     g = Graph(str(tmp_path / "s.db"))
     before = backup.fingerprint(g)

@@ -158,10 +158,10 @@ def _produce(path: str, source: str, out) -> None:
 
 
 def stream_snapshot(path: str | Path, source: str | None = None, parallel: bool | None = None,
-                    ahead: int = 50_000) -> Iterator[tuple[PaperRecord | None, list[str]]]:
+                    ahead: int = 100_000) -> Iterator[tuple[PaperRecord | None, list[str]]]:
     """What :func:`iter_snapshot` yields, in the same order. For a large file (``parallel`` None: at least
     ``PARALLEL_MIN_BYTES``, on a machine with more than one core) the lines are parsed by a second process
-    while this one writes, up to ``ahead`` records ahead (more than a batch: the writer takes a whole batch
+    while this one writes, up to ``ahead`` records ahead (a batch: the writer takes a whole batch
     after each transaction). JSON decoding and LaTeX conversion were a quarter of an ingest's time in one
     process (6.8 s of 28.5 s for 50,000 lines), the writer's transactions the rest. The child pickles its
     chunks itself: left to the queue's feeder thread, pickling took turns with parsing for the interpreter
