@@ -25,6 +25,11 @@ def work_folder(keep: Path | None, prefix: str) -> tuple[Path, str | None]:
     return Path(tmp), tmp
 
 
+def load() -> str:
+    """The 1, 5 and 15 minute load averages, as a benchmark row prints them (``0.9/1.0/0.8``)."""
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
     """What the results file says of the machine: cpus, platform, Python, and the load average before and after."""
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),

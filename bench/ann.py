@@ -44,16 +44,12 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench import write_results  # noqa: E402
+from bench import load, write_results  # noqa: E402
 from bench.ann_libraries import CONFIGS, THREADS, Search, available  # noqa: E402
 from bench.similarity import DIM, unit_vectors  # noqa: E402
 
 THRESHOLD = 0.65
 RESULTS = ROOT / "bench" / "results" / "ann.json"
-
-
-def load() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def clustered_vectors(n: int, seed: int = 0, per_cluster: int = 8, spread: float = 0.75) -> np.ndarray:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -33,9 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def load() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+from bench import load, machine  # noqa: E402
 
 
 def texts(kind: str, n: int, seed: int = 11) -> list[str]:
@@ -99,23 +96,21 @@ def through_store(items: list[str], model: str | None, batch: int, device: str) 
 
 def measure(device: str, kind: str, sizes: list[int], batches: list[int], model: str | None = None,
             vectors: str | None = None, vectors_n: int = 2000, out: str | None = None) -> dict[str, Any]:
+    import torch
+
     from graph.embeddings import check_device, encode, load_model
 
     device = check_device(device)
+    load_before = os.getloadavg()
     t = time.perf_counter()
     load_model(model, device)
     encode(["warm-up text"] * 8, model, device=device)
     _sync(device)
     result: dict[str, Any] = {"device": device, "texts": kind, "model": model or "all-MiniLM-L6-v2",
                               "model_load_s": round(time.perf_counter() - t, 2), "rows": [],
-                              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+                              "machine": {**machine(load_before), "torch": torch.__version__}}
     if device == "cuda":
-        import torch
-
         result["machine"]["gpu"] = torch.cuda.get_device_name(0)
-    import torch
-
-    result["machine"]["torch"] = torch.__version__
     print(f"model load {result['model_load_s']} s on {device} {result['machine'].get('gpu', '')}", flush=True)
     every = texts(kind, max(sizes + [vectors_n if vectors else 0]))
     if vectors:

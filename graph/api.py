@@ -65,7 +65,10 @@ class Graph:
         from graph.ingest import IngestReport
         from graph.papers import ingest_records
 
+        from graph.papers import batch_size_setting
+
         report = IngestReport()
+        batch = batch_size_setting()
         for path in paths:
             name = Path(path).name
             if fmt == "bibtex":
@@ -76,14 +79,13 @@ class Graph:
                 report.warnings.extend(warnings)
                 stream = ((rec, []) for rec in records)
             elif fmt == "arxiv-snapshot":
-                from graph.papers import batch_size_setting
                 from graph.parsers.arxiv_snapshot import stream_snapshot
 
-                stream = stream_snapshot(path, name, ahead=batch_size_setting())  # a whole batch parsed ahead
+                stream = stream_snapshot(path, name, ahead=batch)  # a whole batch parsed ahead
             else:
                 raise ValueError(f"unknown paper format {fmt!r}; expected bibtex or arxiv-snapshot")
             report.files.append(name)
-            ingest_records(self.store, stream, {"document": name, "format": fmt}, report)
+            ingest_records(self.store, stream, {"document": name, "format": fmt}, report, batch_size=batch)
         return report
 
     def add_arxiv_paper(self, arxiv_id: str, fetch=None) -> tuple[str, str]:

@@ -182,8 +182,7 @@ def embed_items(graph: Graph, items: list[tuple[str, str, str]], model: str | No
             chunk = items[start:start + step]
             vecs = encode([t for _, t, _ in chunk], model, batch_size=batch_size, device=device)
             rows = [(node_id, to_bytes(v), h) for (node_id, _, h), v in zip(chunk, vecs)]
-            graph.store.run_in_transaction(
-                lambda tx, rows=rows: tx.upsert_embeddings(name, [(i, h, data) for i, data, h in rows]))
+            graph.store.run_in_transaction(lambda tx, rows=rows: tx.upsert_embeddings(name, rows))
             from graph.similarity import note_written
 
             note_written(graph.store.url, name, rows)

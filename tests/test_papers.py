@@ -6,6 +6,7 @@ same file adds nothing and writes nothing."""
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -255,8 +256,6 @@ def test_a_snapshot_parsed_in_a_second_process_gives_the_same_stream_and_graph(t
 
 
 def test_a_parallel_parse_refuses_a_file_that_is_not_a_snapshot_and_stops_when_closed_early(tmp_path):
-    import signal
-
     # a SIGTERM handler that does nothing, as libraries loaded by earlier tests may install: the forked
     # parser must still stop when the stream is closed (it failed here once, with the suite's handlers)
     previous = signal.signal(signal.SIGTERM, lambda *_: None)
@@ -267,8 +266,6 @@ def test_a_parallel_parse_refuses_a_file_that_is_not_a_snapshot_and_stops_when_c
 
 
 def _parallel_parse_refuses_and_stops(tmp_path):
-    import signal
-
     with pytest.raises(ValueError, match=r"not an arXiv metadata snapshot \(line 1 is not a JSON object\)"):
         next(stream_snapshot(ZOTERO, parallel=True))
     snap = write_lines(tmp_path / "snap.jsonl", [snapshot_obj(f"2401.{i:05d}", f"P {i}") for i in range(1, 5000)])

@@ -29,7 +29,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from sqlalchemy import text as sa_text
 
 from db.engine import HEAD_REVISION, current_revision, get_engine, migrate
@@ -148,7 +147,7 @@ def test_embeddings_upsert_in_one_statement_replaces_and_keeps(store_url):
     vector of the same model is replaced (hash, vector, dim, time), another model's and other nodes' are kept."""
     g = small_graph(store_url)
     with g.store.transaction() as tx:
-        assert tx.upsert_embeddings("m", [("paper:p", "h1", b"\x00" * 8), ("claim:c", "h2", b"\x01" * 8)]) == 2
+        assert tx.upsert_embeddings("m", [("paper:p", b"\x00" * 8, "h1"), ("claim:c", b"\x01" * 8, "h2")]) == 2
         tx.upsert_embedding("paper:p", "other", "h9", b"\x09" * 4, 1)
         assert tx.upsert_embeddings("m", []) == 0
     with g.store.read() as tx:
@@ -156,7 +155,7 @@ def test_embeddings_upsert_in_one_statement_replaces_and_keeps(store_url):
         stamp = tx.embedding_stamp("m")
     time.sleep(0.01)
     with g.store.transaction() as tx:
-        tx.upsert_embeddings("m", [("paper:p", "h3", b"\x02" * 12), ("finding:f", "h4", b"\x03" * 4)])
+        tx.upsert_embeddings("m", [("paper:p", b"\x02" * 12, "h3"), ("finding:f", b"\x03" * 4, "h4")])
     with g.store.read() as tx:
         rows = {i: (v, h) for i, v, h in tx.embeddings("m")}
         assert [r[0] for r in tx.embeddings_since("m", stamp[1])] and tx.embedding_stamp("m")[0] == 3

@@ -28,10 +28,10 @@ class CurationQueries(WriteLog):
         """Store one node's vector (see :meth:`upsert_embeddings`); ``dim`` must be the vector's length."""
         if dim * 4 != len(vector):
             raise ValueError(f"a vector of dim {dim} takes {dim * 4} bytes, not {len(vector)}")
-        self.upsert_embeddings(model, [(node_id, text_hash, vector)])
+        self.upsert_embeddings(model, [(node_id, vector, text_hash)])
 
-    def upsert_embeddings(self, model: str, rows: Iterable[tuple[str, str, bytes]]) -> int:
-        """Store (node id, text hash, float32 vector bytes) rows of one model, replacing a node's earlier vector:
+    def upsert_embeddings(self, model: str, rows: Iterable[tuple[str, bytes, str]]) -> int:
+        """Store (node id, float32 vector bytes, text hash) rows of one model, replacing a node's earlier vector:
         one INSERT ... ON CONFLICT statement per chunk of rows (what ``findings embed`` writes, a chunk at a
         time; the ORM's per-row get and flush took about 0.7 ms a row). Returns how many."""
         if self.dialect == "postgresql":
@@ -40,7 +40,7 @@ class CurationQueries(WriteLog):
             from sqlalchemy.dialects.sqlite import insert
         now = m.utcnow()
         values = [{"node_id": node_id, "model": model, "text_hash": h, "vector": data, "dim": len(data) // 4,
-                   "created_at": now} for node_id, h, data in rows]
+                   "created_at": now} for node_id, data, h in rows]
         if not values:
             return 0
         self.s.flush()

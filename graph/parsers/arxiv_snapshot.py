@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from graph.papers import PaperRecord, make_record
+from graph.papers import BATCH, PaperRecord, make_record
 from graph.parsers.latex import latex_to_text
 
 FORMAT = "arxiv-snapshot"
@@ -158,7 +158,7 @@ def _produce(path: str, source: str, out) -> None:
 
 
 def stream_snapshot(path: str | Path, source: str | None = None, parallel: bool | None = None,
-                    ahead: int = 100_000) -> Iterator[tuple[PaperRecord | None, list[str]]]:
+                    ahead: int = BATCH) -> Iterator[tuple[PaperRecord | None, list[str]]]:
     """What :func:`iter_snapshot` yields, in the same order. For a large file (``parallel`` None: at least
     ``PARALLEL_MIN_BYTES``, on a machine with more than one core) the lines are parsed by a second process
     while this one writes, up to ``ahead`` records ahead (a batch: the writer takes a whole batch
