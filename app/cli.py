@@ -122,6 +122,7 @@ def ingest(
 ) -> None:
     """Ingest documents (finding pages, reproducibility cards, paper pages, abstract dumps) or papers
     (BibTeX files, arXiv metadata snapshots)."""
+    from graph.papers import PAPER_FORMATS, PAPER_SUFFIXES
     from graph.parsers import FORMATS
 
     if fmt in PAPER_FORMATS:
@@ -143,10 +144,6 @@ def ingest(
     for path, paper_fmt in papers.items():
         report.absorb(g.ingest_papers([path], paper_fmt))
     _print_report(report, as_json)
-
-
-PAPER_FORMATS = ("bibtex", "arxiv-snapshot")  # many papers per file: graph.papers, in batches
-PAPER_SUFFIXES = {".bib": "bibtex", ".bibtex": "bibtex", ".jsonl": "arxiv-snapshot"}  # read so under --format auto
 
 
 def _print_report(report, as_json: bool) -> None:

@@ -62,31 +62,62 @@ class Graph:
         """Ingest bibliographies (``bibtex``) or arXiv metadata snapshots (``arxiv-snapshot``): papers with
         their authors and categories, each paper once (:mod:`graph.papers`). A BibTeX file is read whole; a
         snapshot is streamed. Records are written in batches, each one transaction."""
-        from graph.ingest import IngestReport
-        from graph.papers import ingest_records
-
-        from graph.papers import batch_size_setting
+        from graph.ingest import IngestReport, read_document
 
         report = IngestReport()
-        batch = batch_size_setting()
         for path in paths:
             name = Path(path).name
-            if fmt == "bibtex":
-                from graph.ingest import read_document
-                from graph.parsers.bibtex import parse_bibtex
-
-                records, warnings = parse_bibtex(read_document(path), name)
-                report.warnings.extend(warnings)
-                stream = ((rec, []) for rec in records)
-            elif fmt == "arxiv-snapshot":
-                from graph.parsers.arxiv_snapshot import stream_snapshot
-
-                stream = stream_snapshot(path, name, ahead=batch)  # a whole batch parsed ahead
-            else:
-                raise ValueError(f"unknown paper format {fmt!r}; expected bibtex or arxiv-snapshot")
-            report.files.append(name)
-            ingest_records(self.store, stream, {"document": name, "format": fmt}, report, batch_size=batch)
+            text = read_document(path) if fmt == "bibtex" else None
+            self._ingest_paper_source(path, text, name, fmt, report)
         return report
+
+    def ingest_paper_texts(self, documents: list[tuple[str | bytes, str]], fmt: str) -> IngestReport:
+        """:meth:`ingest_papers` for (content, source name) pairs, as the app's Ingest form has them: BibTeX
+        text, or the lines of a snapshot (written to a temporary file and streamed from there)."""
+        import os
+        import tempfile
+
+        from graph.ingest import IngestReport
+
+        report = IngestReport()
+        for content, name in documents:
+            if fmt == "bibtex":
+                if isinstance(content, bytes):
+                    try:
+                        content = content.decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise ValueError(f"{name}: not UTF-8 text") from None
+                self._ingest_paper_source(None, content, name, fmt, report)
+                continue
+            fd, tmp = tempfile.mkstemp(suffix=".jsonl", prefix="findings-snapshot-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(content.encode("utf-8") if isinstance(content, str) else content)
+                self._ingest_paper_source(tmp, None, name, fmt, report)
+            finally:
+                os.unlink(tmp)
+        return report
+
+    def _ingest_paper_source(self, path: str | Path | None, text: str | None, name: str, fmt: str,
+                             report: IngestReport) -> None:
+        """One BibTeX text or snapshot file, named ``name`` in provenance and warnings, into ``report``."""
+        from graph.papers import batch_size_setting, ingest_records
+
+        batch = batch_size_setting()
+        if fmt == "bibtex":
+            from graph.parsers.bibtex import parse_bibtex
+
+            records, warnings = parse_bibtex(text or "", name)
+            report.warnings.extend(warnings)
+            stream = ((rec, []) for rec in records)
+        elif fmt == "arxiv-snapshot":
+            from graph.parsers.arxiv_snapshot import stream_snapshot
+
+            stream = stream_snapshot(path, name, ahead=batch)  # a whole batch parsed ahead
+        else:
+            raise ValueError(f"unknown paper format {fmt!r}; expected bibtex or arxiv-snapshot")
+        report.files.append(name)
+        ingest_records(self.store, stream, {"document": name, "format": fmt}, report, batch_size=batch)
 
     def add_arxiv_paper(self, arxiv_id: str, fetch=None) -> tuple[str, str]:
         """The paper with this arXiv id, fetched from the arXiv API (:mod:`graph.arxiv`; ``fetch`` replaces

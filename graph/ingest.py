@@ -25,7 +25,8 @@ class IngestReport:
     nodes_updated: int = 0
     edges_added: int = 0
     warnings: list[str] = field(default_factory=list)
-    node_ids: dict[str, str] = field(default_factory=dict)  # draft key -> node id, for the last document
+    # draft key -> node id, for the last document; for papers (graph.papers), each id -> itself, the first 100
+    node_ids: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"files": self.files, "nodes_added": self.nodes_added, "nodes_updated": self.nodes_updated,

@@ -358,6 +358,25 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
 BATCH = 100_000
 CACHE_KIB_PER_RECORD = 42  # the page cache a batch is given: 4 GiB for 100,000 records, never under 256 MiB
 
+PAPERS_LISTED = 100  # the papers of a file whose ids its report keeps (in report.node_ids), in file order
+
+# the formats graph.papers reads (many papers per file, written in batches), and how a file's name or a
+# pasted text says which: what `findings ingest --format auto` and the app's Ingest form go by
+PAPER_FORMATS = ("bibtex", "arxiv-snapshot")
+PAPER_SUFFIXES = {".bib": "bibtex", ".bibtex": "bibtex", ".jsonl": "arxiv-snapshot"}
+_BIBTEX_START = re.compile(r"\s*(?:%[^\n]*\n\s*)*@[A-Za-z]+\s*[{(]")  # comment lines, then @type{ or @type(
+
+
+def paper_format(name: str, text: str | None = None) -> str | None:
+    """``bibtex`` or ``arxiv-snapshot`` for a file name with one of :data:`PAPER_SUFFIXES`, or for a text
+    (no such name) that opens as a BibTeX entry does; else None (a document for :mod:`graph.parsers`)."""
+    from pathlib import PurePath
+
+    by_name = PAPER_SUFFIXES.get(PurePath(name).suffix.lower())
+    if by_name or text is None:
+        return by_name
+    return "bibtex" if _BIBTEX_START.match(text) else None
+
 
 def batch_size_setting() -> int:
     """Records per transaction: ``FINDINGS_INGEST_BATCH`` if set (a positive whole number), else ``BATCH``."""
@@ -374,39 +393,53 @@ def batch_size_setting() -> int:
 def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]], provenance: dict[str, Any],
                    report: IngestReport, batch_size: int | None = None) -> None:
     """Write the records of ``stream`` in batches of ``batch_size`` (default :func:`batch_size_setting`), each
-    batch one transaction of ``store``; warnings go into ``report``. Earlier batches stay written if a later
-    one fails; running the same file again then adds only what is missing."""
+    batch one transaction of ``store``; warnings go into ``report``, and the ids of the first
+    :data:`PAPERS_LISTED` papers (added or already held) into ``report.node_ids``. Earlier batches stay
+    written if a later one fails; running the same file again then adds only what is missing."""
     from graph.ingest import IngestReport
 
     batch_size = batch_size or batch_size_setting()
-    cache_mib = max(256, batch_size * CACHE_KIB_PER_RECORD // 1024)
-
     names: dict[tuple[str, str], str] = {}  # (kind, normalised name) -> id of authors and categories met so far
+    cache_before: list[int | None] = []  # the connection's page cache before the first batch raised it
 
     def flush(batch: list[PaperRecord]) -> None:
         def body(tx) -> tuple[IngestReport, dict]:
             part = IngestReport()  # fresh per attempt: a transaction that lost a race runs again
             learned: dict[tuple[str, str], str] = {}
-            tx.tune_for_bulk(cache_mib)
-            upsert_papers(tx, [_copy(x) for x in batch], provenance, part, names, learned)
+            before = tx.tune_for_bulk(max(256, len(batch) * CACHE_KIB_PER_RECORD // 1024))
+            if not cache_before:
+                cache_before.append(before)
+            for pid, _ in upsert_papers(tx, [_copy(x) for x in batch], provenance, part, names, learned):
+                if len(part.node_ids) + len(report.node_ids) < PAPERS_LISTED:
+                    part.node_ids[pid] = pid
             return part, learned
 
         part, learned = store.run_in_transaction(body)
         names.update(learned)  # only what a committed transaction wrote or saw
         report.absorb(part)
+        report.node_ids.update(part.node_ids)
         gc.collect(1)  # the batch's short-lived cycles (see _young_collections_only)
 
-    with _young_collections_only():
-        batch: list[PaperRecord] = []
-        for rec, warnings in stream:
-            report.warnings.extend(warnings)
-            if rec is not None:
-                batch.append(rec)
-            if len(batch) >= batch_size:
+    try:
+        with _young_collections_only():
+            batch: list[PaperRecord] = []
+            for rec, warnings in stream:
+                report.warnings.extend(warnings)
+                if rec is not None:
+                    batch.append(rec)
+                if len(batch) >= batch_size:
+                    flush(batch)
+                    batch = []
+            if batch:
                 flush(batch)
-                batch = []
-        if batch:
-            flush(batch)
+    finally:
+        # the page cache back to what it was, so that a long-lived process (the app) does not keep gigabytes
+        # of a finished ingest's pages; the pool hands this thread the connection that wrote the batches
+        if cache_before and cache_before[0] is not None:
+            try:
+                store.run_in_transaction(lambda tx: tx.set_cache_kib(cache_before[0]))
+            except Exception:  # noqa: BLE001 - the ingest's result (or its own error) matters more than a cache size
+                pass
 
 
 @contextmanager

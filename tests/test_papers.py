@@ -475,3 +475,43 @@ def test_two_records_of_one_stored_paper_in_a_batch_fill_it_once(tmp_path):
     assert {k: shown["attrs"][k] for k in ("bibtex_key", "year", "venue", "month")} == \
         {"bibtex_key": "a", "year": 2024, "venue": "J", "month": 5}
     assert report.nodes_added == 2 and report.nodes_updated == 2  # two authors; the paper filled twice
+
+
+# ---- papers from text (the app's Ingest form) -----------------------------------------------------
+@pytest.mark.parametrize("name, text, expected", [
+    ("refs.bib", None, "bibtex"), ("REFS.BIBTEX", "Finding: x", "bibtex"), ("snap.jsonl", None, "arxiv-snapshot"),
+    ("pasted text", "@article{a, title={T}}", "bibtex"),
+    ("pasted text", "% exported by Zotero\n\n  @misc( b, title = {T} )", "bibtex"),
+    ("pasted text", "Finding: CL reaches 0.99 IIA @ layer 3", None), ("notes.txt", None, None),
+    ("pasted text", "email me @home{", None),
+])
+def test_paper_format_by_name_or_by_how_a_text_opens(name, text, expected):
+    from graph.papers import paper_format
+
+    assert paper_format(name, text) == expected
+
+
+def _shape(g: Graph) -> tuple:
+    with g.store.read() as tx:
+        counts = tx.table_counts()
+    return sorted(n.id for n in g.nodes(limit=10_000)), counts
+
+
+def test_paper_texts_ingest_as_their_files_do_and_the_page_cache_is_given_back(tmp_path):
+    snap = write_lines(tmp_path / "snap.jsonl", [snapshot_obj("2401.00001", "A snapshot paper"), "{not json",
+                                                 snapshot_obj("2401.00002", "Another snapshot paper")])
+    by_file, by_text = Graph(str(tmp_path / "f.db")), Graph(str(tmp_path / "t.db"))
+    reports = [by_file.ingest_papers([ZOTERO], "bibtex"), by_file.ingest_papers([snap], "arxiv-snapshot"),
+               by_text.ingest_paper_texts([(ZOTERO.read_text(encoding="utf-8"), ZOTERO.name)], "bibtex"),
+               by_text.ingest_paper_texts([(snap.read_bytes(), snap.name)], "arxiv-snapshot")]
+    assert [r.to_json() for r in reports[:2]] == [r.to_json() for r in reports[2:]]
+    assert reports[3].nodes_added == 2 + 3 + 2 and any("snap.jsonl line 2" in w for w in reports[3].warnings)
+    assert _shape(by_file) == _shape(by_text)
+    assert set(reports[3].node_ids) == {n.id for n in by_text.nodes(kind="paper") if "snapshot" in n.title}
+    paper = by_text.get(next(iter(reports[3].node_ids)))
+    assert paper.source == {"document": "snap.jsonl", "format": "arxiv-snapshot"}
+    with by_text.store.engine.connect() as conn:  # the connection that wrote the batches, back at SQLite's 2 MB
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+    with pytest.raises(ValueError, match="scholar.bib: not UTF-8 text"):
+        by_text.ingest_paper_texts([(b"@article{a, title={\xff}}", "scholar.bib")], "bibtex")
+    assert _shape(by_text) == _shape(by_file)

@@ -1,6 +1,7 @@
-"""Add: forms for a paper, a claim, a finding (with a measurement) or an edge, and ingest of a pasted or
-uploaded document. Every write is one transaction: on a validation error nothing is written and the error
-shows under the form."""
+"""Add: forms for a paper (typed in, or fetched from arXiv by its id), a claim, a finding (with a measurement)
+or an edge, and ingest of a pasted or uploaded document, BibTeX bibliography or arXiv metadata snapshot.
+Every write is one transaction (a bibliography or snapshot: one per batch of papers, as ``findings ingest``
+writes them): on a validation error nothing is written and the error shows under the form."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,9 @@ import streamlit as st
 from app import components as c
 
 PAPER_LIMIT = 2000
+WARNINGS_SHOWN = 50  # an ingest's warnings listed on the page; the rest are counted
+ARXIV_DONE = {"added": "Added", "updated": "Already held; filled in what it lacked:",
+              "unchanged": "Already held; nothing to add:"}
 
 
 def add_page() -> None:
@@ -20,7 +24,7 @@ def add_page() -> None:
     if c.read_only():  # the page is not in a read-only app's navigation; a stale link still writes nothing
         st.info("This explorer is read-only: nothing can be added here.")
         return
-    tabs = st.tabs(["Paper", "Claim", "Finding", "Edge", "Ingest a document"])
+    tabs = st.tabs(["Paper", "Claim", "Finding", "Edge", "Ingest"])
     with tabs[0]:
         _paper_form(g)
     with tabs[1]:
@@ -69,7 +73,29 @@ def _json_field(raw: str, what: str) -> dict[str, Any]:
     return value
 
 
+def _arxiv_form(g) -> None:
+    with st.form("add_arxiv"):
+        wanted = st.text_input("arXiv id", key="add_arxiv_id", placeholder="2401.01234 or hep-th/9901001",
+                               help="Title, authors, abstract, categories, dates and DOI from the arXiv API. A "
+                                    "paper already held (same arXiv id, DOI, or title and first author) is "
+                                    "filled in, never duplicated.")
+        submitted = st.form_submit_button("Fetch from arXiv")
+    if not submitted:
+        return
+    try:
+        if not wanted.strip():
+            raise ValueError("type an arXiv id first")
+        paper_id, done = g.add_arxiv_paper(wanted.strip())
+    except ValueError as exc:
+        c.show_error(exc)
+    else:
+        st.success(f"{ARXIV_DONE[done]} " + c.md(paper_id))
+        c.node_link(g.get(paper_id))
+
+
 def _paper_form(g) -> None:
+    _arxiv_form(g)
+    st.caption("…or type the paper in")
     with st.form("add_paper", clear_on_submit=False):
         title = st.text_input("Title", key="add_paper_title")
         abstract = st.text_area("Abstract", key="add_paper_abstract")
@@ -162,41 +188,71 @@ def _edge_form(g) -> None:
 def _ingest_form(g) -> None:
     formats = _formats()
     with st.form("add_ingest"):
-        pasted = st.text_area("Paste a document (finding page, reproducibility card, paper page, abstract dump)",
-                              height=220, key="add_ingest_text")
-        upload = st.file_uploader("…or upload a text file", type=["txt", "md"], key="add_ingest_file")
-        fmt = st.selectbox("Format", formats, key="add_ingest_format")
+        pasted = st.text_area("Paste a document (finding page, reproducibility card, paper page, abstract dump) "
+                              "or BibTeX entries", height=220, key="add_ingest_text")
+        upload = st.file_uploader("…or upload a file: a document (.txt, .md), a BibTeX export (.bib) or an arXiv "
+                                  "metadata snapshot (.jsonl, one paper per line)",
+                                  type=["txt", "md", "bib", "bibtex", "jsonl"], key="add_ingest_file")
+        fmt = st.selectbox("Format", formats, key="add_ingest_format",
+                           help="auto: a .bib upload or pasted text that opens with an @entry{ is BibTeX, a "
+                                ".jsonl upload a snapshot; anything else a document, its kind recognised")
         submitted = st.form_submit_button("Ingest")
     if not submitted:
         return
+    from graph.ingest import IngestReport
+
     try:
-        documents = []
+        sources = []  # (content, name, format or None for a document)
         if upload is not None:
-            try:
-                documents.append((upload.getvalue().decode("utf-8"), upload.name))
-            except UnicodeDecodeError:
-                raise ValueError(f"{upload.name}: not UTF-8 text") from None
+            sources.append((upload.getvalue(), upload.name, _paper_format(fmt, upload.name, None)))
         if pasted.strip():
-            documents.append((pasted, "pasted text"))
-        if not documents:
+            sources.append((pasted, "pasted text", _paper_format(fmt, "pasted text", pasted)))
+        if not sources:
             raise ValueError("paste a document or upload a file first")
-        report = g.ingest_texts(documents, fmt)
+        documents = []
+        for content, name, paper_fmt in sources:
+            if paper_fmt is None:
+                if isinstance(content, bytes):
+                    try:
+                        content = content.decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise ValueError(f"{name}: not UTF-8 text") from None
+                documents.append((content, name))
+        report = g.ingest_texts(documents, fmt) if documents else IngestReport()
+        for content, name, paper_fmt in sources:
+            if paper_fmt is not None:
+                part = g.ingest_paper_texts([(content, name)], paper_fmt)
+                report.absorb(part)
+                report.node_ids.update(part.node_ids)
     except ValueError as exc:
         c.show_error(exc)
         return
     st.success(f"{len(report.files)} document(s): {report.nodes_added} nodes added, {report.nodes_updated} "
                f"updated, {report.edges_added} edges added")
-    for w in report.warnings:
+    for w in report.warnings[:WARNINGS_SHOWN]:
         st.warning(c.md(w))
+    if len(report.warnings) > WARNINGS_SHOWN:
+        st.caption(f"{len(report.warnings) - WARNINGS_SHOWN} more warnings not shown")
     added = g.get_many(list(report.node_ids.values()))
     for node in list(added.values())[:30]:
         c.node_summary(node, description=False)
 
 
+def _paper_format(fmt: str, name: str, text: str | None) -> str | None:
+    """The paper format a source is read in (``fmt`` itself, or under auto what its name or text says), or
+    None for a document."""
+    from graph.papers import PAPER_FORMATS, paper_format
+
+    if fmt in PAPER_FORMATS:
+        return fmt
+    return paper_format(name, text) if fmt == "auto" else None
+
+
 def _formats() -> list[str]:
+    from graph.papers import PAPER_FORMATS
     from graph.parsers import FORMATS
 
-    return ["auto", *FORMATS]
+    return ["auto", *FORMATS, *PAPER_FORMATS]
 
 
 if __name__ == "__main__":

@@ -181,13 +181,21 @@ class BulkWrites(TxBase):
         """Insert embedding rows (node_id, model, text_hash, dim, vector, created_at) for nodes that have none."""
         self._bulk_insert("embeddings", rows)
 
-    def tune_for_bulk(self, mib: int = 256) -> None:
+    def tune_for_bulk(self, mib: int = 256) -> int | None:
         """A page cache of at least ``mib`` MiB for this connection (never a smaller one than it has): a
         million index entries inserted in one transaction otherwise thrash SQLite's default 2 MB cache,
-        and dirty pages that do not fit are written to the log before the commit writes them again."""
+        and dirty pages that do not fit are written to the log before the commit writes them again.
+        Returns the cache it had, in KiB (None on PostgreSQL), for :meth:`set_cache_kib`."""
         if self.dialect != "sqlite":
-            return
+            return None
         now = int(self.s.scalar(text("PRAGMA cache_size")))  # negative: KiB; positive: pages
         kib = -now if now < 0 else now * int(self.s.scalar(text("PRAGMA page_size"))) // 1024
         if kib < mib * 1024:
             self.s.execute(text(f"PRAGMA cache_size={-int(mib) * 1024}"))
+        return kib
+
+    def set_cache_kib(self, kib: int) -> None:
+        """This connection's page cache set to ``kib`` KiB (SQLite; larger or smaller than it is). Pages
+        over a smaller size are freed as they are let go."""
+        if self.dialect == "sqlite":
+            self.s.execute(text(f"PRAGMA cache_size={-int(kib)}"))

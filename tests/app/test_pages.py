@@ -10,6 +10,7 @@ import pytest
 from graph import curation, similarity
 from tests.conftest import ROOT, SEED_FINDING, use_copy
 from tests.test_faults import dead_pid
+from tests.test_papers import arxiv_server  # noqa: F401 - a fixture: the arXiv API on 127.0.0.1
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 CL_IIA = "finding:modified-cl-loss-achieves-iia-of-0-9988-0-0005-on-synthetic-10-class-dataset-training-test-sets"
@@ -372,6 +373,57 @@ def test_add_forms_write_or_show_errors(db, graph):
     submit(at, "Ingest")
     assert not at.exception
     assert "1 document(s)" in texts(at)
+
+
+def test_add_page_fetches_from_arxiv_and_ingests_bibtex_and_snapshots(db, graph, arxiv_server):  # noqa: F811
+    from graph import backup
+    from tests.test_papers import SEED_PAPER, ZOTERO, snapshot_obj
+
+    def paper_titles() -> set[str]:
+        return {n.title for n in graph.nodes(kind="paper", limit=10_000)}
+
+    papers = paper_titles()
+    at = on_page(app(), "add")
+    # arXiv: the seed paper is filled in, never duplicated; asked again, nothing to add
+    at.text_input(key="add_arxiv_id").input("arXiv:2511.04638v1")
+    submit(at, "Fetch from arXiv")
+    assert not at.exception and arxiv_server == ["2511.04638"]
+    assert "Already held; filled in what it lacked:" in texts(at) and SEED_PAPER in texts(at).replace("\\", "")
+    assert graph.get(SEED_PAPER).attrs["doi"] == "10.48550/arxiv.2511.04638"
+    submit(at, "Fetch from arXiv")
+    assert "Already held; nothing to add:" in texts(at)
+    before = backup.fingerprint(graph)
+    at.text_input(key="add_arxiv_id").input("2401.99999")
+    submit(at, "Fetch from arXiv")
+    assert "arXiv has no paper with the id '2401.99999'" in [e.value for e in at.error][0].replace("\\", "")
+    assert backup.fingerprint(graph) == before
+    # BibTeX pasted under auto: read as BibTeX, its papers listed
+    nodes_before = sum(graph.stats()["nodes"].values())
+    at.text_area(key="add_ingest_text").input(ZOTERO.read_text(encoding="utf-8"))
+    submit(at, "Ingest")
+    assert not at.exception and not at.error
+    added = paper_titles() - papers
+    nodes_added = sum(graph.stats()["nodes"].values()) - nodes_before
+    assert len(added) >= 30 and f"1 document(s): {nodes_added} nodes added" in texts(at)
+    shown = {label.replace("\\", "") for label in links(at)}
+    assert len(added & shown) >= 25  # the file's papers (added or already held), the first 30 with links
+    # a snapshot uploaded as .jsonl (and nothing pasted): two papers, a bad line a warning; again, nothing
+    at.text_area(key="add_ingest_text").input("")
+    lines = [snapshot_obj("2401.00001", "A snapshot paper"), "{not json", snapshot_obj("2401.00002", "Another one")]
+    data = "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines).encode()
+    at.file_uploader(key="add_ingest_file").set_value(("snap.jsonl", data, "application/jsonl"))
+    nodes_before = sum(graph.stats()["nodes"].values())
+    submit(at, "Ingest")
+    assert not at.exception and not at.error
+    nodes_added = sum(graph.stats()["nodes"].values()) - nodes_before
+    assert paper_titles() - papers - added == {"A snapshot paper", "Another one"}
+    assert f"1 document(s): {nodes_added} nodes added" in texts(at)
+    assert "snap.jsonl line 2: not valid JSON" in texts(at).replace("\\", "")
+    assert {"A snapshot paper", "Another one"} <= {label.replace("\\", "") for label in links(at)}
+    before = backup.fingerprint(graph)
+    submit(at, "Ingest")
+    assert "1 document(s): 0 nodes added, 0 updated, 0 edges added" in texts(at)
+    assert backup.fingerprint(graph) == before
 
 
 def test_node_page_pages_through_a_group_bigger_than_a_page(db, graph):
