@@ -140,7 +140,8 @@ class _Section:
 def parse(text: str, source: str) -> ParsedDocument:
     lines = content_lines(text)
     if not looks_like(lines):
-        raise ValueError("not a finding page: expected a node kind on the first line and '<kind>:<slug><Title>' after it")
+        raise ValueError("not a finding page: expected a node kind on the first line and "
+                         "'<kind>:<slug><Title>' after it")
     b = DraftBuilder(FORMAT, source)
     kind = lines[0]
     i = 1
