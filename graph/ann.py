@@ -532,7 +532,6 @@ def pairs_above(a: AnnIndex, matrix_rows: np.ndarray, all_rows: np.ndarray, n_ca
     i, j = q[keep], j[keep]
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     code = np.unique(lo * len(all_rows) + hi)
-    lo, hi = code // len(all_rows), code % len(all_rows)
-    s = np.einsum("ij,ij->i", matrix_rows[lo], matrix_rows[hi])
-    keep = s >= np.float32(threshold)
-    return lo[keep], hi[keep], s[keep]
+    from graph.similarity import rescored
+
+    return rescored(matrix_rows, code // len(all_rows), code % len(all_rows), threshold)

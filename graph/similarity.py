@@ -211,12 +211,20 @@ def _pairs_bf16(m: np.ndarray, threshold: float, block: int):
                 tile = out.view(torch.int16).numpy()
                 i, j = _collect(tile, cut, i0, j0)
                 if len(i):
-                    s = np.einsum("ij,ij->i", m[i], m[j])  # exact float32 rescoring of the survivors
-                    keep = s >= np.float32(threshold)
-                    out_i.append(i[keep])
-                    out_j.append(j[keep])
-                    out_s.append(s[keep])
+                    i, j, s = rescored(m, i, j, threshold)  # exact float32 rescoring of the survivors
+                    out_i.append(i)
+                    out_j.append(j)
+                    out_s.append(s)
     return _concat(out_i, out_j, out_s)
+
+
+def rescored(m: np.ndarray, i: np.ndarray, j: np.ndarray, threshold: float):
+    """The candidate pairs (i, j) of rows of ``m`` whose exact float32 cosine is ≥ ``threshold``, with it."""
+    import numpy as np
+
+    s = np.einsum("ij,ij->i", m[i], m[j])
+    keep = s >= np.float32(threshold)
+    return i[keep], j[keep], s[keep]
 
 
 def _concat(out_i, out_j, out_s):
