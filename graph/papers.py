@@ -23,6 +23,7 @@ writes it once.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import re
 import unicodedata
@@ -117,11 +118,17 @@ def make_record(where: str, title: Any, authors: Iterable[Any] = (), abstract: A
     return PaperRecord(title, names, abstract, cats, arxiv, norm_doi, extra, where), warnings
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=65536)  # a first author is keyed again by every paper of theirs in a batch
 def surname_key(name: str) -> str:
     """The last word of a name, accents and case dropped: "Jörg Müller" and "J. Muller" both give "muller"."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    words = re.findall(r"[a-z0-9]+", text)
+    if name.isascii():  # nothing to decompose
+        text = name.lower()
+    else:
+        text = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).lower()
+    words = _WORD.findall(text)
     return words[-1] if words else ""
 
 
@@ -358,6 +365,13 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
 BATCH = 100_000
 CACHE_KIB_PER_RECORD = 42  # the page cache a batch is given: 4 GiB for 100,000 records, never under 256 MiB
 
+# a large batch size is reached in steps: the first transaction takes an eighth of it, and each next one twice
+# the last. The writer waits for the parsing process to read a whole first batch (9.5 s of an ingest of the
+# million-line snapshot sat idle before the first of 100,000 records could be written), while the first
+# transactions into a small store are cheap whatever their size. Sizes under RAMP_FROM are used as they are.
+RAMP = 8
+RAMP_FROM = 10_000
+
 PAPERS_LISTED = 100  # the papers of a file whose ids its report keeps (in report.node_ids), in file order
 
 # the formats graph.papers reads (many papers per file, written in batches), and how a file's name or a
@@ -390,11 +404,20 @@ def batch_size_setting() -> int:
     return int(raw)
 
 
+def batch_sizes(batch_size: int) -> Iterator[int]:
+    """The records of each transaction in turn: ``batch_size``, reached from an eighth of it (see RAMP)."""
+    size = max(1, batch_size // RAMP) if batch_size >= RAMP_FROM else batch_size
+    while True:
+        yield size
+        size = min(batch_size, size * 2)
+
+
 def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]], provenance: dict[str, Any],
                    report: IngestReport, batch_size: int | None = None) -> None:
-    """Write the records of ``stream`` in batches of ``batch_size`` (default :func:`batch_size_setting`), each
-    batch one transaction of ``store``; warnings go into ``report``, and the ids of the first
-    :data:`PAPERS_LISTED` papers (added or already held) into ``report.node_ids``. Earlier batches stay
+    """Write the records of ``stream`` in batches of ``batch_size`` (default :func:`batch_size_setting`; a
+    large one reached in steps, :func:`batch_sizes`), each batch one transaction of ``store``; warnings go
+    into ``report``, and the ids of the first :data:`PAPERS_LISTED` papers (added or already held) into
+    ``report.node_ids``. Earlier batches stay
     written if a later one fails; running the same file again then adds only what is missing."""
     from graph.ingest import IngestReport
 
@@ -422,14 +445,17 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
 
     try:
         with _young_collections_only():
+            sizes = batch_sizes(batch_size)
+            size = next(sizes)
             batch: list[PaperRecord] = []
             for rec, warnings in stream:
                 report.warnings.extend(warnings)
                 if rec is not None:
                     batch.append(rec)
-                if len(batch) >= batch_size:
+                if len(batch) >= size:
                     flush(batch)
                     batch = []
+                    size = next(sizes)
             if batch:
                 flush(batch)
     finally:

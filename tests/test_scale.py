@@ -234,3 +234,21 @@ def test_a_bulk_load_inside_an_ingest_batch_keeps_the_batch_s_larger_page_cache(
         tx.tune_for_bulk(1024)  # what graph.papers asks for a batch
         tx.tune_for_bulk()  # what each graph.bulk.load inside it asks for
         assert tx.s.execute(text("PRAGMA cache_size")).scalar() == -1024 * 1024
+
+
+def test_a_column_of_a_few_repeated_objects_is_converted_once_per_object_and_the_same_as_value_by_value():
+    from db.queries.bulk import _convert_column
+
+    calls: list[object] = []
+
+    def conv(v):
+        calls.append(v)
+        return repr(sorted(v.items())) if isinstance(v, dict) else repr(v)
+
+    shared = [{"position": p} for p in range(3)] + [{}, None]
+    few = [shared[i % 5] for i in range(1000)]
+    assert _convert_column(conv, few) == [conv(v) for v in few]
+    assert len(calls) == 5 + 1000  # once per object, then the check's value-by-value pass
+    many = [{"k": i % 7} for i in range(200)]  # equal values but distinct objects: value by value
+    calls.clear()
+    assert _convert_column(conv, many) == [repr(sorted(v.items())) for v in many] and len(calls) == 200

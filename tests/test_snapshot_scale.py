@@ -3,12 +3,14 @@ streamed, and the batched ingest (run caches, bulk writes) keeps every rule: the
 edges whatever the batch size, the same warnings, and a second ingest of the file adds nothing."""
 from __future__ import annotations
 
+import itertools
 import json
 
 from bench.arxiv_scale import REPEAT_EVERY, findings, paper_line, snapshot_lines, typed_edges, write_snapshot
+import graph.papers
 from graph.api import Graph
 from graph.ingest import IngestReport
-from graph.papers import ingest_records
+from graph.papers import batch_sizes, ingest_records
 from graph.parsers.arxiv_snapshot import iter_snapshot
 from graph.parsers.latex import _converted, latex_to_text
 
@@ -41,12 +43,25 @@ def _ingest(path, batch_size: int) -> tuple[Graph, IngestReport]:
     return g, report
 
 
-def test_batched_ingest_keeps_dedupe_warnings_and_adds_nothing_twice(tmp_path):
+def test_a_large_batch_size_is_reached_in_doubling_steps_and_a_small_one_is_used_as_it_is():
+    assert list(itertools.islice(batch_sizes(100_000), 6)) == [12_500, 25_000, 50_000, 100_000, 100_000, 100_000]
+    assert list(itertools.islice(batch_sizes(10_000), 5)) == [1250, 2500, 5000, 10_000, 10_000]
+    assert list(itertools.islice(batch_sizes(9_999), 3)) == [9_999] * 3
+    assert list(itertools.islice(batch_sizes(1), 3)) == [1, 1, 1]
+
+
+def test_batched_ingest_keeps_dedupe_warnings_and_adds_nothing_twice(tmp_path, monkeypatch):
+    monkeypatch.setattr("graph.papers.RAMP_FROM", 64)  # the small run's batches: 8, 16, 32, then 64 each
     snap = tmp_path / "snap.jsonl"
     lines = list(snapshot_lines(2100))  # 2100 papers: four repeats and one broken line
     lines.insert(7, lines[3])  # a paper twice in one batch
     snap.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    small, r_small = _ingest(snap, 64)  # the run's author cache carries across 33 transactions
+    sizes: list[int] = []
+    upsert = graph.papers.upsert_papers
+    monkeypatch.setattr("graph.papers.upsert_papers", lambda tx, records, *a, **k: sizes.append(len(records))
+                        or upsert(tx, records, *a, **k))
+    small, r_small = _ingest(snap, 64)  # the run's author cache carries across 36 transactions
+    assert sizes[:5] == [8, 16, 32, 64, 64] and len(sizes) == 36 and sum(sizes) == 2105
     big, r_big = _ingest(snap, 5000)
     assert small.stats() == big.stats()
     assert small.stats()["nodes"]["paper"] == 2100
