@@ -5,7 +5,9 @@ and snapshot lines mutated line by line, or random text, ingested on both stores
 from __future__ import annotations
 
 import json
+import re
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,25 @@ def test_fuzz_paper_formats(store_url, fmt):
     run()
     assert out.structural_problems() == []
     record("fuzz_papers", backend=out.g.store.dialect, fmt=fmt, **out.counts)
+
+
+def _normalized_by_regex(title: str) -> str:  # what graph.ids.normalize_title computed before split/join
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", title)).strip().lower()
+
+
+def _surname_by_decomposition(name: str) -> str:  # what graph.papers.surname_key computed for every name before
+    text = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).lower()
+    words = re.findall(r"[a-z0-9]+", text)
+    return words[-1] if words else ""
+
+
+@given(text=st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2028\u2029\u3000\u200b"
+                                                   "aZ9-.ﬁⅫéÜøß\u0301\ufeff"))))
+def test_titles_and_surnames_are_keyed_as_before_their_shortcuts(text):
+    from graph.ids import normalize_title
+    from graph.papers import surname_key
+
+    assert normalize_title(text) == _normalized_by_regex(text)
+    assert surname_key(text) == _surname_by_decomposition(text)
+    ascii_name = text.encode("ascii", "ignore").decode()
+    assert surname_key(ascii_name) == _surname_by_decomposition(ascii_name)
