@@ -406,7 +406,7 @@ def batch_size_setting() -> int:
 
 def batch_sizes(batch_size: int) -> Iterator[int]:
     """The records of each transaction in turn: ``batch_size``, reached from an eighth of it (see RAMP)."""
-    size = max(1, batch_size // RAMP) if batch_size >= RAMP_FROM else batch_size
+    size = batch_size // RAMP if batch_size >= RAMP_FROM else batch_size
     while True:
         yield size
         size = min(batch_size, size * 2)
@@ -417,8 +417,8 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
     """Write the records of ``stream`` in batches of ``batch_size`` (default :func:`batch_size_setting`; a
     large one reached in steps, :func:`batch_sizes`), each batch one transaction of ``store``; warnings go
     into ``report``, and the ids of the first :data:`PAPERS_LISTED` papers (added or already held) into
-    ``report.node_ids``. Earlier batches stay
-    written if a later one fails; running the same file again then adds only what is missing."""
+    ``report.node_ids``. Earlier batches stay written if a later one fails; running the same file again then
+    adds only what is missing."""
     from graph.ingest import IngestReport
 
     batch_size = batch_size or batch_size_setting()
