@@ -153,9 +153,14 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Migrate when the database is behind head; a no-op (one small query) when it is current."""
+    """Migrate when the database is behind head; on SQLite, build the indexes a load that died left dropped
+    (:mod:`db.deferred`). A no-op (two small queries) when all is current."""
     if current_revision(engine) != HEAD_REVISION:
         migrate(engine)
+    if engine.dialect.name == "sqlite":
+        from db.deferred import restore_missing
+
+        restore_missing(engine)
 
 
 def require_current_schema(engine: Engine) -> None:

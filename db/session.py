@@ -13,7 +13,7 @@ not make them anyway (:mod:`db.engine`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TypeVar
 
 from sqlalchemy.engine import Engine
@@ -168,6 +168,13 @@ class Store:
                                    reconnect=self._reached)
         with stack:
             yield tx
+
+    def indexes_deferred(self) -> AbstractContextManager[bool]:
+        """A long load's context: the indexes it does not need dropped, built again when it ends
+        (:mod:`db.deferred`); yields whether they were."""
+        from db.deferred import indexes_deferred
+
+        return indexes_deferred(self)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -28,7 +28,7 @@ import gc
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -372,6 +372,11 @@ CACHE_KIB_PER_RECORD = 42  # the page cache a batch is given: 4 GiB for 100,000 
 RAMP = 8
 RAMP_FROM = 10_000
 
+# a long load goes without the indexes its batches do not read (db.deferred), built again by sorting when it
+# ends: from the batch after the run has written DEFER_AFTER records and at least as many edges as the store
+# held when it began (a store already large pays more to sort its indexes again than a short run saves).
+DEFER_AFTER = 50_000
+
 PAPERS_LISTED = 100  # the papers of a file whose ids its report keeps (in report.node_ids), in file order
 
 # the formats graph.papers reads (many papers per file, written in batches), and how a file's name or a
@@ -418,12 +423,14 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
     large one reached in steps, :func:`batch_sizes`), each batch one transaction of ``store``; warnings go
     into ``report``, and the ids of the first :data:`PAPERS_LISTED` papers (added or already held) into
     ``report.node_ids``. Earlier batches stay written if a later one fails; running the same file again then
-    adds only what is missing."""
+    adds only what is missing. A long run goes without some indexes until it ends (see DEFER_AFTER)."""
     from graph.ingest import IngestReport
 
     batch_size = batch_size or batch_size_setting()
     names: dict[tuple[str, str], str] = {}  # (kind, normalised name) -> id of authors and categories met so far
     cache_before: list[int | None] = []  # the connection's page cache before the first batch raised it
+    edges_before = store.run_read(lambda tx: tx.largest_edge_id())
+    written = {"records": 0, "edges": 0}  # by this run's committed batches
 
     def flush(batch: list[PaperRecord]) -> None:
         def body(tx) -> tuple[IngestReport, dict]:
@@ -438,16 +445,20 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
             return part, learned
 
         part, learned = store.run_in_transaction(body)
+        written["records"] += len(batch)
+        written["edges"] += part.edges_added
         names.update(learned)  # only what a committed transaction wrote or saw
         report.absorb(part)
         report.node_ids.update(part.node_ids)
         gc.collect(1)  # the batch's short-lived cycles (see _young_collections_only)
 
+    deferral = ExitStack()  # the indexes a long load goes without, built again when it leaves (before the cache)
     try:
-        with _young_collections_only():
+        with _young_collections_only(), deferral:
             sizes = batch_sizes(batch_size)
             size = next(sizes)
             batch: list[PaperRecord] = []
+            decided = False
             for rec, warnings in stream:
                 report.warnings.extend(warnings)
                 if rec is not None:
@@ -456,6 +467,9 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
                     flush(batch)
                     batch = []
                     size = next(sizes)
+                    if not decided and written["records"] >= DEFER_AFTER and written["edges"] >= edges_before:
+                        deferral.enter_context(store.indexes_deferred())
+                        decided = True
             if batch:
                 flush(batch)
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from db import models as m
 from db.keyword_rank import KEY_SHIFT, MAX_KEY_LENGTH
@@ -73,6 +73,10 @@ def _convert_column(conv, vals: list[Any]) -> list[Any]:
 
 
 class BulkWrites(TxBase):
+    def largest_edge_id(self) -> int:
+        """The largest edge id (0 for none): at least the number of edges stored, read from the key's end."""
+        return int(self.s.scalar(select(func.coalesce(func.max(m.Edge.id), 0))))
+
     def existing_node_ids(self, ids: Iterable[str]) -> set[str]:
         """Those of ``ids`` that name a stored node."""
         out: set[str] = set()
