@@ -14,7 +14,7 @@ refused with a sentence naming the offending item, and nothing is written.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -94,19 +94,17 @@ def _check_nodes(tx: Tx, nodes: Iterable[Mapping[str, Any]], parse_text: bool, n
 
     checked = _validated(list(nodes))
     # ids: given ones must be new; generated ones are the slug, with a suffix where it is taken
-    given = [nid for nid, _ in checked if nid is not None]
-    wanted = given + [base_id(n.kind, n.title) for nid, n in checked if nid is None]
+    wanted = [nid if nid is not None else base_id(n.kind, n.title) for nid, n in checked]  # slugs made once
     stored = tx.existing_node_ids(wanted)
     taken: set[str] = set()
     prefixed: dict[str, set[str]] = {}  # base -> stored ids starting with it (fetched only on collision)
     ids: list[str] = []
     node_rows, meas_rows = [], []
-    for nid, node in checked:
+    for (nid, node), base in zip(checked, wanted):
         if nid is not None:
             if nid in stored or nid in taken:
                 raise ValueError(f"a node with id {nid!r} already exists")
         else:
-            base = base_id(node.kind, node.title)
             nid = base
             if base in stored or base in taken:
                 if base not in prefixed:
@@ -213,14 +211,16 @@ def _check_edges(tx: Tx, edges: Iterable[EdgeSpec], kinds: Mapping[str, str]):
 # ---- the load -----------------------------------------------------------------------------------
 def load(tx: Tx, nodes: Iterable[Mapping[str, Any]] = (), edges: Iterable[EdgeSpec] = (), *,
          provenance: dict | None = None, parse_text: bool = True,
-         known: Mapping[str, str] | None = None) -> BulkReport:
+         known: Mapping[str, str] | None = None, unheld: Collection[tuple[str, str]] = frozenset()) -> BulkReport:
     """Check then write ``nodes`` and ``edges`` in the caller's transaction; see the module docstring.
 
     ``nodes``: mappings of :class:`graph.schemas.NodeIn` fields, optionally with an ``id``;
     ``edges``: (source, type, target[, attrs]) or mappings with those keys, between nodes of the batch or
     of the store; ``provenance``: the ``source`` of every new edge; ``known``: id -> kind of nodes the
     caller vouches for (read or written in its transaction, their stored edges already left out of
-    ``edges``): their kinds are not looked up, and edges between them are not looked for in the store.
+    ``edges``): their kinds are not looked up, and edges between them are not looked for in the store;
+    ``unheld``: (scheme, value) identifiers of the new papers that the caller looked up in its transaction
+    and found held by no node (not looked up again).
     """
     now = datetime.now(timezone.utc)
     ids, kinds, node_rows, meas_rows = _check_nodes(tx, nodes, parse_text, now)
@@ -232,8 +232,8 @@ def load(tx: Tx, nodes: Iterable[Mapping[str, Any]] = (), edges: Iterable[EdgeSp
     if papers:  # their arXiv ids and DOIs, indexed as graph.core.create_node indexes them
         from graph.identifiers import identifiers_in
 
-        tx.add_identifiers((scheme, value, row["id"])
-                           for row in papers for scheme, value in identifiers_in(row["attrs"]))
+        tx.add_identifiers(((scheme, value, row["id"])
+                            for row in papers for scheme, value in identifiers_in(row["attrs"])), unheld)
     prov = dict(provenance or {})
     step = 50_000
     for i in range(0, len(new_edges), step):  # rows built chunk by chunk: a million dicts at once is a lot

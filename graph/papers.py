@@ -305,7 +305,9 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
             report.nodes_updated += _fill(tx, stored[target], rec)
     ids: list[str] = list(targets)  # type: ignore[arg-type]
     if new_nodes:
-        made = bulk.load(tx, nodes=new_nodes, parse_text=False).node_ids
+        # _resolve looked up every record's arXiv id and DOI in this transaction: a new paper's are held by none
+        unheld = {x for i in new_index for x in (("arxiv", batch[i].arxiv_id), ("doi", batch[i].doi)) if x[1]}
+        made = bulk.load(tx, nodes=new_nodes, parse_text=False, unheld=unheld).node_ids
         for i, nid in zip(new_index, made):
             ids[i] = nid
         report.nodes_added += len(made)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 import graph.papers
 from bench.arxiv_scale import paper_line, snapshot_lines
@@ -177,3 +178,21 @@ def test_memory_and_read_only_stores_defer_nothing(tmp_path):
     with Store(str(db), read_only=True).indexes_deferred() as dropped:
         assert dropped is False
     assert indexes(db) >= set(deferred.DEFERRABLE)
+
+
+def test_identifiers_the_caller_found_unheld_are_not_looked_up_again(tmp_path):
+    g = Graph(str(tmp_path / "i.db"))
+    g.add_node({"kind": "paper", "title": "A paper", "attrs": {"arxiv_id": "2401.00001"}})
+    selects: list[str] = []
+    event.listen(g.store.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *a: selects.append(statement)
+                 if statement.lstrip().upper().startswith("SELECT") and "identifiers" in statement else None)
+    (pid,) = [n.id for n in g.nodes(kind="paper")]
+    rows = [("arxiv", "2401.00001", pid), ("doi", "10.1000/x", pid)]
+    with g.store.transaction() as tx:
+        assert tx.add_identifiers(rows, unheld={("doi", "10.1000/x")}) == 1  # the arXiv id is held already
+    assert len(selects) == 1 and "2401.00001" not in selects[0]  # one look-up, of the scheme not vouched for
+    selects.clear()
+    with g.store.transaction() as tx:
+        assert tx.add_identifiers([("arxiv", "2401.00009", pid)], unheld={("arxiv", "2401.00009")}) == 1
+    assert selects == []

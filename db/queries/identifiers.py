@@ -2,7 +2,7 @@
 id, a DOI) is recognised, and the title lookups that batch ingest resolves many records with at once."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import select
 
@@ -31,10 +31,13 @@ class IdentifierQueries(TxBase):
                 out.setdefault(node_id, {})[scheme] = value
         return out
 
-    def add_identifiers(self, rows: Iterable[tuple[str, str, str]]) -> int:
+    def add_identifiers(self, rows: Iterable[tuple[str, str, str]],
+                        unheld: Collection[tuple[str, str]] = frozenset()) -> int:
         """Insert (scheme, value, node id) rows whose (scheme, value) is not held yet (the first node to
         claim an identifier keeps it); return how many were inserted. Identifiers are derived from a node's
-        attrs, which its own write logged, so they get no log entry of their own (like embeddings)."""
+        attrs, which its own write logged, so they get no log entry of their own (like embeddings).
+        ``unheld``: (scheme, value) pairs the caller looked up earlier in this transaction and found held by
+        no node; they are not looked up again."""
         wanted: dict[tuple[str, str], str] = {}
         for scheme, value, node_id in rows:
             wanted.setdefault((scheme, value), node_id)
@@ -42,7 +45,8 @@ class IdentifierQueries(TxBase):
             return 0
         held: set[tuple[str, str]] = set()
         for scheme in {s for s, _ in wanted}:
-            held.update((scheme, v) for v in self.nodes_by_identifier(scheme, [v for s, v in wanted if s == scheme]))
+            values = [v for s, v in wanted if s == scheme and (s, v) not in unheld]
+            held.update((scheme, v) for v in self.nodes_by_identifier(scheme, values))
         new = [{"scheme": s, "value": v, "node_id": n} for (s, v), n in wanted.items() if (s, v) not in held]
         if self.s.new or self.s.dirty or self.s.deleted:
             self.s.flush()  # the nodes they point at
