@@ -126,14 +126,14 @@ class Graph:
         "updated" | "unchanged"). Nothing is written when the API cannot be reached."""
         from graph.arxiv import fetch_paper
         from graph.ingest import IngestReport
-        from graph.papers import _copy, upsert_papers
+        from graph.papers import upsert_papers
 
         record = fetch_paper(arxiv_id, fetch)
         provenance = {"arxiv": record.arxiv_id, "user": self.store.user}
 
         def body(tx) -> tuple[str, str]:
             report = IngestReport()
-            ((paper_id, new),) = upsert_papers(tx, [_copy(record)], provenance, report)
+            ((paper_id, new),) = upsert_papers(tx, [record], provenance, report)
             if new:
                 return paper_id, "added"
             return paper_id, "updated" if report.nodes_updated or report.edges_added else "unchanged"

@@ -477,6 +477,21 @@ def test_two_records_of_one_stored_paper_in_a_batch_fill_it_once(tmp_path):
     assert report.nodes_added == 2 and report.nodes_updated == 2  # two authors; the paper filled twice
 
 
+def test_a_batch_merges_its_repeats_without_changing_the_callers_records(tmp_path):
+    from graph.papers import PaperRecord, upsert_papers
+
+    first = PaperRecord("A paper", ["Ann Smith"], categories=["cs.LG"], arxiv_id="2401.00001")
+    again = PaperRecord("A paper", ["Ann Smith"], "Its abstract", ["cs.CL"], "2401.00001", "10.1000/a",
+                        {"year": 2024})
+    g = Graph(str(tmp_path / "m.db"))
+    ((pid, new),) = g.store.run_in_transaction(lambda tx: upsert_papers(tx, [first, again], {}, IngestReport()))
+    assert new and (first.doi, first.abstract, first.categories, first.attrs) == (None, "", ["cs.LG"], {})
+    assert again.categories == ["cs.CL"] and again.attrs == {"year": 2024}
+    shown = g.show(pid)  # the paper has what both records gave
+    assert shown["description"] == "Its abstract" and shown["attrs"]["doi"] == "10.1000/a"
+    assert [e["node"]["title"] for e in shown["edges"] if e["type"] == "in_category"] == ["cs.LG", "cs.CL"]
+
+
 # ---- papers from text (the app's Ingest form) -----------------------------------------------------
 @pytest.mark.parametrize("name, text, expected", [
     ("refs.bib", None, "bibtex"), ("REFS.BIBTEX", "Finding: x", "bibtex"), ("snap.jsonl", None, "arxiv-snapshot"),
