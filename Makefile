@@ -58,4 +58,4 @@ fuzz: install
 	$(BIN)/python bench/fuzz.py
 
 clean:
-	rm -rf $(VENV) findings.db findings.db-wal findings.db-shm demo-run.log
+	rm -rf $(VENV) findings.db findings.db-wal findings.db-shm findings.db-bulkload demo-run.log
