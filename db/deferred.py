@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
+from db.engine import sqlite_file_of
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
@@ -35,14 +37,6 @@ if TYPE_CHECKING:
 # (868 MB when built by sorting)
 DEFERRABLE = ("ix_edges_target", "ix_writes_subject", "ix_writes_node_id", "ix_identifiers_node_id")
 LOCK_SUFFIX = "-bulkload"
-
-
-def database_file(engine: Engine) -> str | None:
-    """The file of a SQLite engine's database; None for PostgreSQL and for in-memory SQLite."""
-    if engine.dialect.name != "sqlite":
-        return None
-    name = engine.url.database
-    return None if not name or name == ":memory:" or name.startswith("file:") else name
 
 
 def _lock(path: str) -> int | None:
@@ -90,7 +84,7 @@ def _finish(conn: Connection) -> list[str]:
 
 def restore_missing(engine: Engine) -> list[str]:
     """Finish what a dead load left undone (nothing while a load holds the lock); the indexes built."""
-    path = database_file(engine)
+    path = sqlite_file_of(engine.url)
     if path is None:
         return []
     with engine.connect() as conn:
@@ -111,7 +105,7 @@ def indexes_deferred(store: Store) -> Iterator[bool]:
     """Inside: the indexes of :data:`DEFERRABLE` dropped (one transaction) and the load's lock held; on
     leaving, however, they are built again (one transaction) and the lock let go. Yields whether they were
     dropped: not on PostgreSQL or in-memory SQLite, nor while another load holds the lock."""
-    path = database_file(store.engine)
+    path = sqlite_file_of(store.engine.url)
     fd = _lock(path) if path is not None and not store.read_only else None
     if fd is None:
         yield False

@@ -48,11 +48,21 @@ def resolve_url(db: str | None = None) -> str:
     return f"sqlite:///{path}"
 
 
+def sqlite_file_of(url) -> str | None:
+    """The file an SQLite URL (a string or SQLAlchemy's URL) names; None for another database, for in-memory
+    SQLite and for a ``file:`` URI."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path
+
+
 def sqlite_read_only_url(url: str) -> str:
     """The URL of the same SQLite file opened read-only: a ``file:`` URI with ``mode=ro``. The file must
     exist (a read-only connection cannot create it)."""
-    path = make_url(url).database
-    if not path or path == ":memory:" or path.startswith("file:"):
+    path = sqlite_file_of(url)
+    if path is None:
         raise ValueError(f"a read-only store needs an SQLite file, not {url!r}")
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():

@@ -48,18 +48,16 @@ def _describe(item: Any, limit: int = 80) -> str:
 
 
 # ---- nodes --------------------------------------------------------------------------------------
-_ADAPTERS: dict[tuple[type, type | None], Any] = {}
+_ADAPTERS: dict[Any, Any] = {}
 
 
-def _list_adapter(with_id: type, without_id: type | None):
-    """A pydantic adapter for a list of nodes, each with an id (``with_id``) or without (``without_id``);
-    ``without_id`` None: a list of ``with_id`` alone."""
+def _list_adapter(item: Any):
+    """A pydantic adapter for a list of ``item`` (a node schema, or a union of them), made once."""
     from pydantic import TypeAdapter
 
-    key = (with_id, without_id)
-    if key not in _ADAPTERS:
-        _ADAPTERS[key] = TypeAdapter(list[with_id if without_id is None else with_id | without_id])
-    return _ADAPTERS[key]
+    if item not in _ADAPTERS:
+        _ADAPTERS[item] = TypeAdapter(list[item])
+    return _ADAPTERS[item]
 
 
 def _validated(nodes: list[Any]) -> list[tuple[str | None, Any]]:
@@ -70,7 +68,7 @@ def _validated(nodes: list[Any]) -> list[tuple[str | None, Any]]:
     # first on each, 2-4 s of a million-paper ingest
     plain = all(type(n) is dict and "id" not in n for n in nodes)
     try:  # the whole batch in one pydantic call (fast); on any problem, item by item for a clear message
-        batch = (_list_adapter(NodeIn, None) if plain else _list_adapter(NodeExport, NodeIn)).validate_python(nodes)
+        batch = _list_adapter(NodeIn if plain else NodeExport | NodeIn).validate_python(nodes)
     except Exception:  # noqa: BLE001 - pydantic's ValidationError, or an item that is not a mapping
         batch = None
     if batch is not None and all(not isinstance(n, NodeExport) or n.id.startswith(f"{n.kind}:") for n in batch):

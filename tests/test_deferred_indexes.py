@@ -21,6 +21,7 @@ from graph.api import Graph
 from graph.ingest import IngestReport
 from graph.papers import ingest_records
 from graph.parsers.arxiv_snapshot import iter_snapshot
+from tests.test_store import schema_diff as store_schema_diff
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,15 +32,7 @@ def indexes(db: Path) -> set[str]:
 
 
 def schema_diff(db: Path) -> list:
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from db.models import Base
-
-    with get_engine(resolve_url(str(db))).connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"include_name": lambda name, type_, _parent: not (
-            type_ == "table" and name.startswith(("nodes_fts", "nodes_title")))})
-        return compare_metadata(ctx, Base.metadata)
+    return store_schema_diff(get_engine(resolve_url(str(db))))
 
 
 def contents(db: Path) -> tuple:

@@ -18,21 +18,26 @@ def test_head_revision_constant_matches_alembic():
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
 
 
-def test_blank_database_migrates_to_exactly_the_models(tmp_path):
+def schema_diff(engine) -> list:
+    """What Alembic finds different between the database's schema and the models (``[]``: none)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from db.models import Base
 
-    engine = get_engine(resolve_url(str(tmp_path / "blank.db")))
-    migrate(engine)
-    assert current_revision(engine) == HEAD_REVISION
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={
             # the FTS5 shadow tables belong to the search migrations, not to the ORM models
             "include_name": lambda name, type_, _parent: not (
                 type_ == "table" and name.startswith(("nodes_fts", "nodes_title")))})
-        diff = compare_metadata(ctx, Base.metadata)
+        return compare_metadata(ctx, Base.metadata)
+
+
+def test_blank_database_migrates_to_exactly_the_models(tmp_path):
+    engine = get_engine(resolve_url(str(tmp_path / "blank.db")))
+    migrate(engine)
+    assert current_revision(engine) == HEAD_REVISION
+    diff = schema_diff(engine)
     assert diff == []
 
 
