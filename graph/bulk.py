@@ -90,19 +90,26 @@ def _validated(nodes: list[Any]) -> list[tuple[str | None, Any]]:
     return checked
 
 
-def _check_nodes(tx: Tx, nodes: Iterable[Mapping[str, Any]], parse_text: bool, now: datetime):
+def _check_nodes(tx: Tx, nodes: Iterable[Mapping[str, Any]], parse_text: bool, now: datetime,
+                 derived: Sequence[tuple[str, str]] | None = None):
     from db import records as r
     from graph.measurements import parse_measurements
 
-    checked = _validated(list(nodes))
+    nodes = list(nodes)
+    checked = _validated(nodes)
+    if derived is not None and (len(derived) != len(nodes) or any(
+            node.title != data["title"] for (_, node), data in zip(checked, nodes))):
+        derived = None  # not for these titles: made here instead
+    if derived is None:
+        derived = [(base_id(n.kind, n.title) if nid is None else nid, normalize_title(n.title)) for nid, n in checked]
     # ids: given ones must be new; generated ones are the slug, with a suffix where it is taken
-    wanted = [nid if nid is not None else base_id(n.kind, n.title) for nid, n in checked]  # slugs made once
+    wanted = [nid if nid is not None else base for (nid, _), (base, _) in zip(checked, derived)]
     stored = tx.existing_node_ids(wanted)
     taken: set[str] = set()
     prefixed: dict[str, set[str]] = {}  # base -> stored ids starting with it (fetched only on collision)
     ids: list[str] = []
     node_rows, meas_rows = [], []
-    for (nid, node), base in zip(checked, wanted):
+    for (nid, node), base, (_, title_norm) in zip(checked, wanted, derived):
         if nid is not None:
             if nid in stored or nid in taken:
                 raise ValueError(f"a node with id {nid!r} already exists")
@@ -119,7 +126,7 @@ def _check_nodes(tx: Tx, nodes: Iterable[Mapping[str, Any]], parse_text: bool, n
                     raise ValueError(f"could not find a free id for {base!r}")
         taken.add(nid)
         ids.append(nid)
-        node_rows.append({"id": nid, "kind": node.kind, "title": node.title, "title_norm": normalize_title(node.title),
+        node_rows.append({"id": nid, "kind": node.kind, "title": node.title, "title_norm": title_norm,
                           "description": node.description, "status": node.status, "attrs": node.attrs,
                           "source": node.source, "created_at": now, "updated_at": now})
         measurements = [r.Measurement(**mm.model_dump()) for mm in node.measurements]
@@ -213,7 +220,8 @@ def _check_edges(tx: Tx, edges: Iterable[EdgeSpec], kinds: Mapping[str, str]):
 # ---- the load -----------------------------------------------------------------------------------
 def load(tx: Tx, nodes: Iterable[Mapping[str, Any]] = (), edges: Iterable[EdgeSpec] = (), *,
          provenance: dict | None = None, parse_text: bool = True,
-         known: Mapping[str, str] | None = None, unheld: Collection[tuple[str, str]] = frozenset()) -> BulkReport:
+         known: Mapping[str, str] | None = None, unheld: Collection[tuple[str, str]] = frozenset(),
+         derived: Sequence[tuple[str, str]] | None = None) -> BulkReport:
     """Check then write ``nodes`` and ``edges`` in the caller's transaction; see the module docstring.
 
     ``nodes``: mappings of :class:`graph.schemas.NodeIn` fields, optionally with an ``id``;
@@ -222,10 +230,12 @@ def load(tx: Tx, nodes: Iterable[Mapping[str, Any]] = (), edges: Iterable[EdgeSp
     caller vouches for (read or written in its transaction, their stored edges already left out of
     ``edges``): their kinds are not looked up, and edges between them are not looked for in the store;
     ``unheld``: (scheme, value) identifiers of the new papers that the caller looked up in its transaction
-    and found held by no node (not looked up again).
+    and found held by no node (not looked up again); ``derived``: per node, (``graph.ids.base_id`` of its kind
+    and title, ``graph.ids.normalize_title`` of its title) as the caller made them (graph.papers makes them
+    where it parses), used when every validated title is the one given, and made here otherwise.
     """
     now = datetime.now(timezone.utc)
-    ids, kinds, node_rows, meas_rows = _check_nodes(tx, nodes, parse_text, now)
+    ids, kinds, node_rows, meas_rows = _check_nodes(tx, nodes, parse_text, now, derived)
     new_edges, skipped = _check_edges(tx, edges, {**known, **kinds} if known else kinds)
     tx.tune_for_bulk()
     tx.insert_nodes_bulk(node_rows)

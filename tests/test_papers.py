@@ -530,3 +530,38 @@ def test_paper_texts_ingest_as_their_files_do_and_the_page_cache_is_given_back(t
     with pytest.raises(ValueError, match="scholar.bib: not UTF-8 text"):
         by_text.ingest_paper_texts([(b"@article{a, title={\xff}}", "scholar.bib")], "bibtex")
     assert _shape(by_text) == _shape(by_file)
+
+
+def test_a_record_carries_the_names_the_writer_keys_it_by_and_a_merge_makes_them_again(tmp_path):
+    from graph.papers import PaperRecord, make_record, norms, upsert_papers
+
+    rec, _ = make_record("x", "  Causal   Abstraction ", ["Jörg Müller", "J. MÜLLER", "Ann Smith"],
+                         categories=["cs.LG"])
+    assert rec.norms == norms(PaperRecord(rec.title, rec.authors, categories=rec.categories))  # made as norms() would
+    assert rec.norms.authors == ["jörg müller", "j. müller", "ann smith"] and rec.norms.first == "muller"
+    # the first two records have no authors: the merged paper takes the third one's, and is keyed by them
+    bare = PaperRecord("A paper", [], arxiv_id="2401.00001")
+    norms(bare)
+    again, _ = make_record("y", "A paper", [], doi="10.1000/a", arxiv_id="2401.00001")
+    named, _ = make_record("z", "A paper", ["Bo Jones"], arxiv_id="2401.00001")
+    g = Graph(str(tmp_path / "n.db"))
+    ((pid, _),) = g.store.run_in_transaction(lambda tx: upsert_papers(tx, [bare, again, named], {}, IngestReport()))
+    assert [e["node"]["title"] for e in g.show(pid)["edges"] if e["type"] == "authored_by"] == ["Bo Jones"]
+
+
+def test_bulk_load_uses_the_callers_ids_and_normalised_titles_only_for_the_titles_it_was_given(tmp_path):
+    from graph import bulk
+
+    g = Graph(str(tmp_path / "d.db"))
+    made = g.store.run_in_transaction(lambda tx: bulk.load(
+        tx, nodes=[{"kind": "paper", "title": "Kept"}, {"kind": "paper", "title": "Also kept"}],
+        derived=[("paper:made-by-the-caller", "as the caller normalised it"),
+                 ("paper:also-kept", "also kept")]).node_ids)
+    assert made == ["paper:made-by-the-caller", "paper:also-kept"]
+    # a title the schema changes (spaces at its ends) is not the one the caller derived from: made here
+    again = g.store.run_in_transaction(lambda tx: bulk.load(
+        tx, nodes=[{"kind": "paper", "title": "  Spaced  "}], derived=[("paper:wrong", "wrong")]).node_ids)
+    assert again == ["paper:spaced"]
+    with g.store.read() as tx:
+        found = tx.nodes_by_titles("paper", ["spaced", "wrong", "kept", "as the caller normalised it", "also kept"])
+    assert set(found) == {"spaced", "as the caller normalised it", "also kept"}
