@@ -499,7 +499,6 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
         names.update(learned)  # only what a committed transaction wrote or saw
         report.absorb(part)
         report.node_ids.update(part.node_ids)
-        gc.collect(1)  # the batch's short-lived cycles (see _young_collections_only)
 
     deferral = ExitStack()  # the indexes a long load goes without, built again when it leaves (before the cache)
     try:
@@ -514,7 +513,11 @@ def ingest_records(store, stream: Iterable[tuple[PaperRecord | None, list[str]]]
                     batch.append(rec)
                 if len(batch) >= size:
                     flush(batch)
+                    # the batch's short-lived cycles (see _young_collections_only), once the batch itself is let
+                    # go: collected while it was still held, its records were traversed too (3.6-5.9 s of the
+                    # 852,128-line snapshot's ingest, against 0.1 s now)
                     batch = []
+                    gc.collect(1)
                     size = next(sizes)
                     if not decided and written["records"] >= DEFER_AFTER and written["edges"] >= edges_before:
                         deferral.enter_context(store.indexes_deferred())
