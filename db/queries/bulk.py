@@ -80,8 +80,8 @@ class BulkWrites(TxBase):
     def existing_node_ids(self, ids: Iterable[str]) -> set[str]:
         """Those of ``ids`` that name a stored node."""
         out: set[str] = set()
-        for chunk in chunks(list(set(ids)), 900):
-            out.update(self._rows(select(m.Node.id).where(m.Node.id.in_(chunk))).scalars())
+        for stored in self._in(m.Node.id, ids, 900):
+            out.update(self._rows(select(m.Node.id).where(stored)).scalars())
         return out
 
     def existing_edges(self, keys: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:

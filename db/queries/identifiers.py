@@ -13,11 +13,10 @@ from db.queries.base import NODE_COLUMNS, TxBase, chunks, node_record
 
 class IdentifierQueries(TxBase):
     def nodes_by_identifier(self, scheme: str, values: Iterable[str]) -> dict[str, str]:
-        """value -> node id, for those of ``values`` that ``scheme`` holds (one indexed read per 500 values)."""
+        """value -> node id, for those of ``values`` that ``scheme`` holds (indexed reads: see ``_in``)."""
         out: dict[str, str] = {}
-        for chunk in chunks(sorted(set(values))):
-            q = select(m.Identifier.value, m.Identifier.node_id).where(
-                m.Identifier.scheme == scheme, m.Identifier.value.in_(chunk))
+        for held in self._in(m.Identifier.value, values):
+            q = select(m.Identifier.value, m.Identifier.node_id).where(m.Identifier.scheme == scheme, held)
             out.update(dict(self._rows(q).all()))
         return out
 
@@ -56,9 +55,9 @@ class IdentifierQueries(TxBase):
     def nodes_by_titles(self, kind: str, title_norms: Iterable[str]) -> dict[str, list[r.Node]]:
         """normalised title -> the ``kind`` nodes that have it (oldest first), for many titles at once."""
         out: dict[str, list[r.Node]] = {}
-        for chunk in chunks(sorted(set(title_norms))):
+        for named in self._in(m.Node.title_norm, title_norms):
             q = (select(m.Node.title_norm, *NODE_COLUMNS)
-                 .where(m.Node.kind == kind, m.Node.title_norm.in_(chunk)).order_by(m.Node.created_at, m.Node.id))
+                 .where(m.Node.kind == kind, named).order_by(m.Node.created_at, m.Node.id))
             for row in self._rows(q).all():
                 out.setdefault(row[0], []).append(node_record(row[1:]))
         return out

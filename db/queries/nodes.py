@@ -19,8 +19,8 @@ class NodeQueries(WriteLog):
 
     def get_nodes(self, ids: Iterable[str]) -> dict[str, r.Node]:
         out: dict[str, r.Node] = {}
-        for chunk in chunks(list(set(ids))):
-            for row in self._rows(select(*NODE_COLUMNS).where(m.Node.id.in_(chunk))):
+        for stored in self._in(m.Node.id, ids):
+            for row in self._rows(select(*NODE_COLUMNS).where(stored)):
                 out[row.id] = node_record(row)
         return out
 
