@@ -246,11 +246,7 @@ def load(tx: Tx, nodes: Iterable[Mapping[str, Any]] = (), edges: Iterable[EdgeSp
 
         tx.add_identifiers(((scheme, value, row["id"])
                             for row in papers for scheme, value in identifiers_in(row["attrs"])), unheld)
-    prov = dict(provenance or {})
-    step = 50_000
-    for i in range(0, len(new_edges), step):  # rows built chunk by chunk: a million dicts at once is a lot
-        tx.insert_edges_bulk([{"source_id": s, "type": t, "target_id": d, "attrs": a, "source": prov,
-                               "created_at": now} for s, t, d, a in new_edges[i:i + step]])
+    tx.insert_edges_bulk(new_edges, dict(provenance or {}), now)
     # the write log: who added each node (what a node's page shows), and one entry for the whole load
     # (its edges and measurements are counted there rather than logged one by one)
     by_kind: dict[str, dict[str, str]] = {}
