@@ -252,3 +252,29 @@ def test_a_column_of_a_few_repeated_objects_is_converted_once_per_object_and_the
     many = [{"k": i % 7} for i in range(200)]  # equal values but distinct objects: value by value
     calls.clear()
     assert _convert_column(conv, many) == [repr(sorted(v.items())) for v in many] and len(calls) == 200
+
+
+@pytest.mark.parametrize("edge, message", [
+    (("finding:f", "supports", "claim:missing", {}), "edge 2 .*no node with id 'claim:missing'"),
+    (("paper:missing", "supports", "claim:c", {}), "edge 2 .*no node with id 'paper:missing'"),
+    (("finding:f", "associated_with", "finding:f", {}), "edge 2 .*to itself"),
+    (("claim:c", "supports", "finding:f", {}), "edge 2 .*supports goes from finding to claim"),
+    (("finding:f", "duplicate_of", "claim:c", {}), "edge 2 .*same kind"),
+])
+def test_bulk_load_checks_a_batch_of_plain_edge_tuples_as_it_checks_any_other(tmp_path, edge, message):
+    """Edges given as (source, type, target, attrs) tuples are checked column by column: a bad one is
+    still refused, named by its place in the batch, and nothing is written."""
+    g = _graph(tmp_path, "g")
+    with g.store.transaction() as tx:
+        core.create_node(tx, {"kind": "claim", "title": "c"}, node_id="claim:c")
+        core.create_node(tx, {"kind": "finding", "title": "f"}, node_id="finding:f")
+        core.create_node(tx, {"kind": "finding", "title": "g"}, node_id="finding:g")
+    before = g.export_json()
+    good = [("finding:f", "supports", "claim:c", {}), ("finding:g", "supports", "claim:c", {"w": 1})]
+    with pytest.raises(ValueError, match=message):
+        g.bulk_load([], good + [edge])
+    assert g.export_json() == before
+    report = g.bulk_load([], good + good[:1])  # a repeat is kept once
+    assert (report.edges, report.edges_skipped) == (2, 1)
+    again = g.bulk_load([], good)  # both are stored now
+    assert (again.edges, again.edges_skipped) == (0, 2)
