@@ -91,10 +91,15 @@ class PaperRecord:
 def norms(rec: PaperRecord) -> Norms:
     """The record's :class:`Norms`, made now if it has none."""
     if rec.norms is None:
-        rec.norms = Norms(normalize_title(rec.title), base_id("paper", rec.title),
-                          surname_key(rec.authors[0]) if rec.authors else "",
-                          [normalize_title(a) for a in rec.authors], [normalize_title(c) for c in rec.categories])
+        rec.norms = _derive(rec.title, rec.authors, rec.categories)
     return rec.norms
+
+
+def _derive(title: str, authors: list[str], categories: list[str], author_norms: list[str] | None = None) -> Norms:
+    """The :class:`Norms` of these fields (``author_norms``: the authors' normalised names, when made already)."""
+    return Norms(normalize_title(title), base_id("paper", title), surname_key(authors[0]) if authors else "",
+                 [normalize_title(a) for a in authors] if author_norms is None else author_norms,
+                 [normalize_title(c) for c in categories])
 
 
 def make_record(where: str, title: Any, authors: Iterable[Any] = (), abstract: Any = "",
@@ -147,10 +152,8 @@ def make_record(where: str, title: Any, authors: Iterable[Any] = (), abstract: A
         if norm_doi is None:
             warnings.append(f"{where}: not a DOI: {clean(doi)[:60]!r}")
     extra = {k: v for k, v in (attrs or {}).items() if v not in (None, "", [], {})}
-    rec = PaperRecord(title, names, abstract, cats, arxiv, norm_doi, extra, where)
-    rec.norms = Norms(normalize_title(title), base_id("paper", title), surname_key(names[0]) if names else "",
-                      name_norms, [normalize_title(c) for c in cats])
-    return rec, warnings
+    return PaperRecord(title, names, abstract, cats, arxiv, norm_doi, extra, where,
+                       _derive(title, names, cats, name_norms)), warnings
 
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -360,16 +363,14 @@ def upsert_papers(tx: Tx, records: list[PaperRecord], provenance: dict[str, Any]
     cat_names = {n: c for rec in batch for n, c in zip(norms(rec).categories, rec.categories)}
     people = _named_nodes(tx, "author", author_names, names, learned)
     cats = _named_nodes(tx, "category", cat_names, names, learned)
-    extra = [{"kind": "author", "title": name, "source": provenance}
+    extra = [(norm, {"kind": "author", "title": name, "source": provenance})
              for norm, name in author_names.items() if norm not in people]
-    extra += [{"kind": "category", "title": name, "attrs": dict(CATEGORY_ATTRS), "source": provenance}
+    extra += [(norm, {"kind": "category", "title": name, "attrs": dict(CATEGORY_ATTRS), "source": provenance})
               for norm, name in cat_names.items() if norm not in cats]
     if extra:
-        extra_norms = [norm for norm in author_names if norm not in people]
-        extra_norms += [norm for norm in cat_names if norm not in cats]
-        derived = [(base_id(spec["kind"], spec["title"]), norm) for spec, norm in zip(extra, extra_norms)]
-        made = bulk.load(tx, nodes=extra, parse_text=False, derived=derived).node_ids
-        for spec, norm, nid in zip(extra, extra_norms, made):
+        derived = [(base_id(spec["kind"], spec["title"]), norm) for norm, spec in extra]
+        made = bulk.load(tx, nodes=[spec for _, spec in extra], parse_text=False, derived=derived).node_ids
+        for (norm, spec), nid in zip(extra, made):
             (people if spec["kind"] == "author" else cats)[norm] = nid
             if learned is not None:
                 learned[(spec["kind"], norm)] = nid

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
 from typing import Any
@@ -74,6 +75,13 @@ def _convert_column(conv, vals: list[Any]) -> list[Any]:
     return list(map(table.__getitem__, ids))
 
 
+@dataclass(frozen=True)
+class Shared:
+    """A column value every row of an insert has (see ``BulkWrites._insert_columns``)."""
+
+    value: Any
+
+
 class BulkWrites(TxBase):
     def largest_edge_id(self) -> int:
         """The largest edge id (0 for none): at least the number of edges stored, read from the key's end."""
@@ -98,10 +106,9 @@ class BulkWrites(TxBase):
         return out
 
     def _bulk_insert(self, table: str, rows: list[dict[str, Any]], chunk: int = 50_000) -> None:
-        """executemany of ``rows`` (dicts with the same keys). On SQLite the values go through the column
-        types' own bind processing (JSON, datetimes) as SQLAlchemy would, but straight to the driver:
-        empty JSON values, and values repeated by identity (one timestamp, one provenance), are converted
-        once, which is most of the cost of a million rows."""
+        """executemany of ``rows`` (dicts with the same keys): on SQLite column by column through
+        :meth:`_insert_columns` (empty JSON values, and values repeated by identity, one timestamp, one
+        provenance, converted once: most of the cost of a million rows)."""
         if not rows:
             return
         t = m.Base.metadata.tables[table]
@@ -110,24 +117,33 @@ class BulkWrites(TxBase):
             for part in chunks(rows, chunk):
                 self.s.execute(stmt, part)
             return
-        keys, convs = self._converters(t, rows)
-        sql = f"INSERT INTO {t.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
+        keys = list(rows[0])
+        self._insert_columns(table, keys, ([[row[k] for row in part] for k in keys] for part in chunks(rows, chunk)))
+
+    def _insert_columns(self, table: str, keys: list[str], parts: Iterable[list[Any]]) -> None:
+        """SQLite: an executemany into ``table``'s columns ``keys`` per part, a part being one sequence of
+        values per column, or :class:`Shared` for a value every row of the part has. The values go through
+        the column types' own bind processing (JSON, datetimes) as SQLAlchemy would, but straight to the
+        driver; a shared value, and values repeated by identity, are converted once."""
+        convs = self._converters(m.Base.metadata.tables[table], keys)
+        sql = f"INSERT INTO {table} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
         cur = self.s.connection().connection.driver_connection.cursor()
         try:
-            for part in chunks(rows, chunk):
-                cols = []
-                for k, conv in zip(keys, convs):
-                    vals = [row[k] for row in part]
-                    cols.append(vals if conv is None else _convert_column(conv, vals))
-                cur.executemany(sql, zip(*cols))
+            for cols in parts:
+                values = []
+                for col, conv in zip(cols, convs):
+                    if isinstance(col, Shared):
+                        values.append(repeat(col.value if conv is None else conv(col.value)))
+                    else:
+                        values.append(col if conv is None else _convert_column(conv, col))
+                cur.executemany(sql, zip(*values))
         finally:
             cur.close()
 
-    def _converters(self, t, rows: list[dict[str, Any]]) -> tuple[list[str], list[Any]]:
-        """The rows' keys, and for each the column type's own bind processing with a memo (or None)."""
+    def _converters(self, t, keys: list[str]) -> list[Any]:
+        """For each of the columns ``keys``, the column type's own bind processing with a memo (or None)."""
         dialect = self.s.get_bind().dialect
-        keys = list(rows[0])
-        return keys, [_memo_converter(t.c[k].type._cached_bind_processor(dialect)) for k in keys]
+        return [_memo_converter(t.c[k].type._cached_bind_processor(dialect)) for k in keys]
 
     def _without_triggers(self, names, table: str, insert_rows, fill: dict[str, list[str]]) -> None:
         """``insert_rows()`` with the SQLite triggers ``names`` dropped; then, for each trigger, the
@@ -174,24 +190,9 @@ class BulkWrites(TxBase):
                 self._copy_rows("edges", [{"source_id": s, "type": t, "target_id": d, "attrs": a, "source": source,
                                            "created_at": created_at} for s, t, d, a in part])
             return
-        t = m.Base.metadata.tables["edges"]
-        dialect = self.s.get_bind().dialect
-        attrs_conv = _memo_converter(t.c.attrs.type._cached_bind_processor(dialect))
-        shared = [t.c[k].type._cached_bind_processor(dialect) for k in ("source", "created_at")]
-        source_value, at_value = (proc(v) if proc else v for proc, v in zip(shared, (source, created_at)))
-        sql = "INSERT INTO edges (source_id, type, target_id, attrs, source, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-
-        def insert_rows() -> None:
-            cur = self.s.connection().connection.driver_connection.cursor()
-            try:
-                for part in chunks(edges, 50_000):
-                    srcs, types, dsts, attrs = zip(*part)
-                    cur.executemany(sql, zip(srcs, types, dsts, _convert_column(attrs_conv, attrs),
-                                             repeat(source_value), repeat(at_value)))
-            finally:
-                cur.close()
-
-        self._without_triggers([COUNTS_INSERT_TRIGGER], "edges", insert_rows,
+        keys = ["source_id", "type", "target_id", "attrs", "source", "created_at"]
+        parts = ([*zip(*part), Shared(source), Shared(created_at)] for part in chunks(edges, 50_000))
+        self._without_triggers([COUNTS_INSERT_TRIGGER], "edges", lambda: self._insert_columns("edges", keys, parts),
                                {COUNTS_INSERT_TRIGGER: COUNT_EDGES_AFTER})
 
     def _copy_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
@@ -199,7 +200,8 @@ class BulkWrites(TxBase):
         by the column types' own bind processing as in :meth:`_bulk_insert`. One statement: the counting
         trigger runs once over all its rows (an executemany through psycopg is a statement per row)."""
         t = m.Base.metadata.tables[table]
-        keys, convs = self._converters(t, rows)
+        keys = list(rows[0])
+        convs = self._converters(t, keys)
         cur = self.s.connection().connection.driver_connection.cursor()
         try:
             with cur.copy(f"COPY {t.name} ({', '.join(keys)}) FROM STDIN") as copy:
